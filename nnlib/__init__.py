@@ -1,0 +1,20 @@
+"""nnlib: the small numpy library of "Neural Networks from the Neuron Up".
+
+One flat module per concept; each public function names the chapter that
+teaches it. Everything is float64 and every random draw takes an explicit seed
+or ``numpy.random.Generator``.
+"""
+from . import activations, datasets, gradcheck, initializers, layers, losses, optim, plotting
+from .activations import get_activation, softmax
+from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
+from .losses import get_loss
+from .model import Sequential, count_parameters, mlp
+from .optim import SGD, Adam, Momentum
+from .train import History, TrainingDiverged, fit
+
+__all__ = [
+    "activations", "datasets", "gradcheck", "initializers", "layers", "losses", "optim", "plotting",
+    "get_activation", "softmax", "ActivationLayer", "Dense", "Dropout", "Layer", "Maxout", "PReLU",
+    "get_loss", "Sequential", "count_parameters", "mlp", "SGD", "Adam", "Momentum", "History",
+    "TrainingDiverged", "fit",
+]
