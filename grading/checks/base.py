@@ -62,3 +62,291 @@ def as_checked_array(value, expected_shape, what):
     if not np.all(np.isfinite(array)):
         raise CheckFailed(f"{what} contains NaN or infinity")
     return array
+
+
+# --------------------------------------------------------------------------------------
+# Running a part: student calls, partial credit, and the nnlib tripwire.
+# --------------------------------------------------------------------------------------
+
+import contextlib
+import functools
+import inspect
+import sys
+import types
+import warnings
+
+_NNLIB = "nnlib"
+
+
+class NnlibCalled(Exception):
+    """A graded function called a function of nnlib; its part scores 0.
+
+    Raised inside the student's code by the tripwire; a judge whose sandbox records such
+    a call raises it from its proxy so that the check scores the part the same way.
+    """
+
+    def __init__(self, qualname, function=None):
+        super().__init__(qualname, function)
+        self.qualname, self.function = qualname, function
+
+    def __str__(self):
+        return f"graded functions must be your own code: {self.function} called nnlib.{self.qualname}"
+
+
+class NotImplementedYet(Exception):
+    """A student function still raises NotImplementedError (the exercise stub)."""
+
+    def __init__(self, function):
+        super().__init__(function)
+        self.function = function
+
+    def __str__(self):
+        return f"{self.function} is not implemented yet: it raised NotImplementedError"
+
+
+def _nnlib_functions():
+    """Every Python function defined in nnlib's modules: module functions and class methods."""
+    found = {}
+
+    def add(function, qualname):
+        function = inspect.unwrap(function) if isinstance(function, types.FunctionType) else function
+        if isinstance(function, types.FunctionType) and function.__module__.startswith(_NNLIB):
+            found.setdefault(id(function), (function, qualname))
+
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == _NNLIB or name.startswith(_NNLIB + ".")):
+            continue
+        short = name[len(_NNLIB) + 1:]
+        for attr, value in list(vars(module).items()):
+            prefix = f"{short}.{attr}" if short else attr
+            if isinstance(value, type) and value.__module__.startswith(_NNLIB):
+                for member_name, member in vars(value).items():
+                    if isinstance(member, (staticmethod, classmethod)):
+                        member = member.__func__
+                    if isinstance(member, property):
+                        for accessor in (member.fget, member.fset, member.fdel):
+                            add(accessor, f"{prefix}.{member_name}")
+                    else:
+                        add(member, f"{prefix}.{member_name}")
+            else:
+                add(value, prefix)
+    return list(found.values())
+
+
+@functools.lru_cache(maxsize=None)
+def _tripwire_code(num_freevars):
+    """Code of a function that records the call and raises NnlibCalled.
+
+    A function's ``__code__`` may only be swapped for code with as many free variables
+    as its closure holds (methods using ``super()`` hold ``__class__``), hence the dummies.
+    It finds its record in the keyword-only default ``_nnlib_tripwire``.
+    """
+    names = [f"_free{i}" for i in range(num_freevars)]
+    source = (
+        "def outer():\n"
+        + "".join(f"    {name} = None\n" for name in names)
+        + "    def tripwire(*args, _nnlib_tripwire, **kwargs):\n"
+        + (f"        ({', '.join(names)},)\n" if names else "")
+        + "        calls, qualname, error = _nnlib_tripwire\n"
+        + "        calls.append(qualname)\n"
+        + "        raise error(qualname)\n"
+        + "    return tripwire\n"
+    )
+    namespace = {}
+    exec(compile(source, "<nnlib tripwire>", "exec"), namespace)  # noqa: S102 (fixed text above)
+    return namespace["outer"]().__code__
+
+
+@contextlib.contextmanager
+def nnlib_tripwire():
+    """While active, every Python function and method of nnlib records its call and raises.
+
+    The ``__code__`` of each function object is replaced (and restored on exit), so
+    references captured before (``from nnlib.losses import mse``, a bound method, an
+    ``nnlib.Dense`` built earlier) trip as well. Yields the list of called qualnames.
+    """
+    calls = []
+    saved = []
+    try:
+        for function, qualname in _nnlib_functions():
+            saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
+            function.__code__ = _tripwire_code(len(function.__code__.co_freevars))
+            function.__defaults__ = None
+            function.__kwdefaults__ = {"_nnlib_tripwire": (calls, qualname, NnlibCalled)}
+        yield calls
+    finally:
+        for function, code, defaults, kwdefaults in reversed(saved):
+            function.__code__ = code
+            function.__defaults__ = defaults
+            function.__kwdefaults__ = kwdefaults
+
+
+class Calls:
+    """Calls the student's functions for a check and turns their failures into CheckFailed.
+
+    ``calls(name, *args)`` runs the function ``name`` with warnings silenced (numpy
+    overflow warnings must not reach a test cell's stderr), under the nnlib tripwire
+    when ``no_nnlib``. A missing name, an exception or NotImplementedError become
+    ``CheckFailed``/``NotImplementedYet``; a call into nnlib raises ``NnlibCalled``.
+    """
+
+    def __init__(self, functions, no_nnlib):
+        self.functions, self.no_nnlib = functions, no_nnlib
+
+    def __call__(self, name, *args, **kwargs):
+        function = self.functions.get(name) if hasattr(self.functions, "get") else None
+        if function is None or not callable(function):
+            raise CheckFailed(f"no function named {name}: define it in its answer cell and run that cell")
+        tripwire = nnlib_tripwire() if self.no_nnlib else contextlib.nullcontext([])
+        try:
+            with tripwire as nnlib_calls, warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    if nnlib_calls:
+                        raise NnlibCalled(nnlib_calls[0], name)
+        except NnlibCalled as error:
+            raise NnlibCalled(error.qualname, name) from None
+        except NotImplementedError:
+            raise NotImplementedYet(name) from None
+        except (CheckFailed, NotImplementedYet):
+            raise
+        except Exception as error:  # noqa: BLE001 (any failure of student code is reported)
+            raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from None
+
+
+def run_cases(cases):
+    """Score labelled cases: ``cases`` yields (label, thunk); a thunk raises CheckFailed to fail.
+
+    The fraction is the share of cases passed; messages name the failed cases, one
+    message per distinct problem. NotImplementedYet and NnlibCalled end the part at 0.
+    """
+    passed, total, messages, seen = 0, 0, [], set()
+    try:
+        for label, thunk in cases:
+            total += 1
+            try:
+                thunk()
+            except CheckFailed as failure:
+                if str(failure) not in seen:
+                    seen.add(str(failure))
+                    messages.append(f"{label}: {failure}")
+            else:
+                passed += 1
+    except (NotImplementedYet, NnlibCalled) as error:
+        return Result(0.0, [str(error)])
+    except CheckFailed as failure:  # raised while building the cases
+        return Result(0.0, [str(failure)])
+    return Result(passed / total if total else 0.0, messages)
+
+
+def part(grade_id, functions, points, no_nnlib=True):
+    """Decorator: a case generator ``cases(call, hidden)`` becomes a ``Part``.
+
+    The part's ``check(functions, hidden)`` builds a ``Calls`` over ``functions`` and
+    scores the cases with ``run_cases``; it never raises for anything the student's
+    code does, so the judge can call it with proxies.
+    """
+    def decorate(cases):
+        @functools.wraps(cases)
+        def check(student_functions, hidden):
+            return run_cases(cases(Calls(student_functions, no_nnlib), hidden))
+
+        return Part(grade_id, tuple(functions), points, check, no_nnlib)
+
+    return decorate
+
+
+def report(part_, namespace, hidden=False):
+    """Run ``part_``'s check on the functions in ``namespace`` (a notebook's ``globals()``).
+
+    Prints the outcome and raises AssertionError (so nbgrader marks the test cell
+    failed) unless every case passed; NotImplementedError while a function is still
+    the exercise stub.
+    """
+    functions = {name: namespace.get(name) for name in part_.functions}
+    result = part_.check(functions, hidden)
+    kind = "hidden tests" if hidden else "self-check"
+    if result.fraction >= 1.0:
+        print(f"{part_.grade_id}: {kind} passed")
+        return result
+    for message in result.messages:
+        if message.endswith("raised NotImplementedError"):
+            raise NotImplementedError(message)
+    lines = "\n".join(f"  - {message}" for message in result.messages)
+    print(f"{part_.grade_id}: {kind} {result.fraction:.0%} of cases passed\n{lines}")
+    raise AssertionError(f"{part_.grade_id}: {result.fraction:.0%} of the {kind} passed\n{lines}")
+
+
+# --------------------------------------------------------------------------------------
+# Helpers for checks: unpacking untrusted results and explaining mismatches.
+# --------------------------------------------------------------------------------------
+
+
+def relative_error(got, expected):
+    """max |got - expected| / max(max |expected|, 1e-8): one scale-free number per array."""
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-8)
+    return float(np.max(np.abs(got - expected), initial=0.0)) / scale
+
+
+def unpack(value, count, what):
+    """Split a returned tuple/list of ``count`` items, or fail naming ``what``."""
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        kind = type(value).__name__
+        length = f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""
+        raise CheckFailed(f"{what} must return a tuple of {count} values, got a {kind}{length}")
+    return tuple(value)
+
+
+def as_checked_float(value, what):
+    """A finite Python float from a returned scalar (or a size-1 array)."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"{what} is not a number ({type(value).__name__}): {error}") from None
+    if array.size != 1:
+        raise CheckFailed(f"{what} must be a single number, got an array of shape {array.shape}")
+    return float(as_checked_array(array.reshape(()), (), what))
+
+
+def compare(got, expected, what, tol=1e-6, causes=(), nonfinite=None):
+    """Fail unless ``got`` (untrusted) matches ``expected`` to relative error ``tol``.
+
+    ``causes`` are (description, candidate) pairs: the wrong answers known mistakes
+    produce. When ``got`` matches a candidate (of any shape) the message names that
+    cause; ``nonfinite`` is the cause to name when ``got`` holds NaN or infinity. The
+    message gives shapes and the relative error, never expected values.
+    """
+    try:
+        array = as_checked_array(got, np.shape(expected), what)
+    except CheckFailed as failure:
+        raise CheckFailed(f"{failure}{_likely_cause(got, causes, tol, nonfinite)}") from None
+    error = relative_error(array, expected)
+    if error > tol:
+        cause = _likely_cause(array, causes, tol, nonfinite)
+        raise CheckFailed(f"{what} is wrong: relative error {error:.1e} (tolerance {tol:.0e}){cause}")
+    return array
+
+
+def _likely_cause(got, causes, tol, nonfinite):
+    try:
+        array = np.array(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return ""
+    if not np.all(np.isfinite(array)):
+        return f"; likely cause: {nonfinite or 'an overflow (exp of a large number?) or a division by zero'}"
+    for description, candidate in causes:
+        candidate = np.asarray(candidate, dtype=np.float64)
+        if array.shape == candidate.shape and relative_error(array, candidate) <= max(tol, 1e-6):
+            return f"; likely cause: {description}"
+    return ""
+
+
+def check_unchanged(before, after, what, function):
+    """Fail if an input array was modified in place by the student's function."""
+    if not np.array_equal(before, after):
+        raise CheckFailed(
+            f"{function} changed its input {what} in place; compute a new array instead of "
+            f"writing into {what}"
+        )
