@@ -1,0 +1,138 @@
+"""Serve the built site on 127.0.0.1 and open its pages in headless Chromium.
+
+Any browser test gets the `open_page` fixture: it opens a page of the site in a
+fresh browser context and returns the page with a record of what went wrong
+while it loaded (and keeps recording while the test drives it):
+
+    @pytest.mark.browser
+    def test_explorer_redraws(open_page):
+        page, problems = open_page("book/08_architecture.html")
+        page.get_by_label("hidden units").fill("8")
+        assert not problems, problems.report()
+
+Only 127.0.0.1 is reachable from these pages: a request to any other host is
+aborted and recorded in `problems.outside_requests`.
+"""
+import functools
+import http.server
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from book_toc import SITE
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Problems:
+    """What went wrong on a page: each list holds human-readable lines."""
+
+    console_errors: list = field(default_factory=list)
+    failed_requests: list = field(default_factory=list)
+    outside_requests: list = field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.console_errors or self.failed_requests or self.outside_requests)
+
+    def report(self):
+        return "\n".join(
+            f"{kind}: {line}"
+            for kind, lines in vars(self).items()
+            for line in lines
+        )
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    """Base URL of the built site, served from _build/html on a free port of 127.0.0.1."""
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"no built site in {SITE}: run `make book` first")
+    handler = functools.partial(QuietHandler, directory=str(SITE))
+    with http.server.ThreadingHTTPServer((HOST, 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://{HOST}:{server.server_port}/"
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def load(browser, url):
+    """Open `url` in a fresh browser context and wait until the network is idle.
+
+    Returns (context, page, problems); `problems` keeps recording console errors,
+    failed requests and outside requests (aborted) for as long as the page lives.
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems = Problems()
+
+    def route(route):
+        if urlsplit(route.request.url).hostname == HOST:
+            route.continue_()
+        else:
+            problems.outside_requests.append(route.request.url)
+            route.abort()
+
+    def on_request_failed(request):
+        if urlsplit(request.url).hostname == HOST:
+            problems.failed_requests.append(f"{request.url} ({request.failure})")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.failed_requests.append(f"{response.url} (HTTP {response.status})")
+
+    def on_console(message):
+        if message.type == "error":
+            problems.console_errors.append(f"{message.text} at {message.location.get('url')}")
+
+    context.route("**/*", route)
+    page.on("requestfailed", on_request_failed)
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.console_errors.append(f"uncaught: {error}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return context, page, problems
+
+
+@pytest.fixture(scope="session")
+def load_page(browser, site_url):
+    """load_page(path) -> (context, page, problems); the caller closes the context."""
+    return lambda path: load(browser, urljoin(site_url, path))
+
+
+@pytest.fixture
+def open_page(load_page):
+    """open_page(path) -> (page, problems): a page of the site, closed after the test."""
+    contexts = []
+
+    def open_(path):
+        context, page, problems = load_page(path)
+        contexts.append(context)
+        return page, problems
+
+    yield open_
+    for context in contexts:
+        context.close()
