@@ -1,0 +1,55 @@
+"""Command line: ``python -m grading ASSIGNMENT`` (what ``make grade ASSIGNMENT=...`` runs).
+
+Exit status: 0 every submission was graded (flagged ones are listed in the report),
+1 some submission could not be graded (an internal error, listed in the report),
+2 a problem with the command or the course set-up.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from grading import judge, pipeline, sandbox
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__.splitlines()[0])
+    parser.add_argument("assignment", help="assignment name, e.g. backprop")
+    parser.add_argument("--course-dir", type=Path, default=Path.cwd(),
+                        help="folder with nbgrader_config.py (default: the current folder)")
+    parser.add_argument("--student", action="append", default=[],
+                        help="grade only this student (repeatable; default: every folder in submitted/)")
+    parser.add_argument("--jobs", "-j", type=int, default=0,
+                        help="submissions graded in parallel (default: one per CPU)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without bubblewrap (flagged on every report line)")
+    defaults = judge.Timeouts()
+    parser.add_argument("--cell-timeout", type=float, default=defaults.cell, help="seconds per code cell")
+    parser.add_argument("--call-timeout", type=float, default=defaults.call,
+                        help="seconds per call of a student function")
+    parser.add_argument("--part-timeout", type=float, default=defaults.part, help="seconds per graded part")
+    parser.add_argument("--notebook-timeout", type=float, default=defaults.notebook,
+                        help="seconds for the notebook run that gives the learner's own test results")
+    parser.add_argument("--memory-mb", type=int, default=sandbox.Limits().memory_bytes // 2**20,
+                        help="address-space limit of a student's process, in MiB")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = pipeline.Settings(
+        course_dir=args.course_dir, assignment=args.assignment, jobs=args.jobs,
+        use_bwrap=not args.no_sandbox, students=tuple(args.student), quiet=args.quiet,
+        timeouts=judge.Timeouts(cell=args.cell_timeout, call=args.call_timeout, part=args.part_timeout,
+                                notebook=args.notebook_timeout),
+        limits=sandbox.Limits(memory_bytes=args.memory_mb * 2**20),
+    )
+    try:
+        return pipeline.run(settings)
+    except pipeline.UsageError as error:
+        print(f"python -m grading: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""The trusted judge: grades one submission by calling its functions across a process boundary.
+
+The student's code cells run in a sandboxed worker (``grading.worker``). Each graded
+part's check (``grading.checks.<assignment>``) runs here, in the judge, with
+``functions`` mapping names to ``Proxy`` objects: calling one sends plain values to the
+worker and returns plain values (float64 arrays, numbers, strings, containers, handles
+for opaque objects such as caches). So nothing the student's code does to numpy, to
+IPython or to the notebook's test cells can change what the check sees.
+
+A call that outlives its time limit, a worker that dies (``os._exit``, a segfault, memory
+exhausted) or a function that raises SystemExit/KeyboardInterrupt ends that part at 0;
+the judge starts a fresh worker (running the code cells again) for the next part.
+"""
+import dataclasses
+import math
+import os
+import select
+import signal
+import time
+
+import numpy as np
+
+from grading import protocol, sandbox
+from grading.checks.base import NnlibCalled, Result
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    cell: float = 30.0        # each code cell of the student's notebook
+    call: float = 10.0        # each call of a student function
+    part: float = 60.0        # all calls of one part together
+    notebook: float = 120.0   # the whole notebook run for feedback
+
+
+class WorkerFailed(BaseException):
+    """The worker died, broke the protocol or ran past a time limit: the part ends at 0.
+
+    A BaseException, so a check's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, kind, message):
+        super().__init__(kind, message)
+        self.kind, self.message = kind, message
+
+    def __str__(self):
+        return self.message
+
+
+class StudentExit(BaseException):
+    """The student's function raised SystemExit, KeyboardInterrupt or another BaseException."""
+
+
+_exception_types = {}
+
+
+def _student_exception(name, message):
+    """An Exception whose type is named like the student's, so checks report it by name."""
+    if name not in _exception_types:
+        _exception_types[name] = type(name, (Exception,), {"__module__": "student"})
+    error = _exception_types[name](message)
+    return error
+
+
+class WorkerClient:
+    """One sandboxed worker process and the pipes to it."""
+
+    def __init__(self, scratch, limits, use_bwrap):
+        self.scratch, self.limits, self.use_bwrap = scratch, limits, use_bwrap
+        self.process = None
+        self.output_chars = 0
+
+    def start(self):
+        to_worker_read, self.to_worker = os.pipe()
+        self.from_worker, from_worker_write = os.pipe()
+        os.set_blocking(self.to_worker, False)
+        config = {"request_fd": to_worker_read, "reply_fd": from_worker_write,
+                  "limits": self.limits.as_rlimits()}
+        with open(self.scratch / "worker.log", "ab") as log:
+            self.process = sandbox.start_worker(self.scratch, config, (to_worker_read, from_worker_write),
+                                                log, self.use_bwrap)
+        os.close(to_worker_read)
+        os.close(from_worker_write)
+        self.reader = protocol.Reader(self.from_worker)
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        for fd in (self.to_worker, self.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.process = None
+
+    def death_reason(self):
+        """Words for why the worker stopped, from its exit status."""
+        code = self.process.wait(timeout=5) if self.process else None
+        if code is None:
+            return "the worker stopped answering"
+        if self.use_bwrap and code > 128:
+            code = 128 - code  # bubblewrap exits with 128 + the signal that killed the worker
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            meaning = {"SIGSEGV": "a segmentation fault", "SIGKILL": "it was killed (memory?)",
+                       "SIGXCPU": "its CPU time limit", "SIGABRT": "an abort"}.get(name, name)
+            return f"the student's process died: {meaning}"
+        return f"the student's process exited with status {code} (os._exit or a crash)"
+
+    def request(self, header, arrays, timeout):
+        """Send a request and return the reply (header, arrays); WorkerFailed on any failure."""
+        deadline = time.monotonic() + timeout
+        try:
+            self._send(header, arrays, deadline)
+            reply, reply_arrays = self.read(deadline)
+        except WorkerFailed:
+            raise
+        except (protocol.ProtocolError, OSError) as error:
+            if self.alive and "closed" not in str(error):
+                self.stop()
+                raise WorkerFailed("protocol", f"the student's process sent a malformed reply: {error}")
+            reason = self.death_reason() if self.process else "the worker is gone"
+            self.stop()
+            raise WorkerFailed("died", reason) from None
+        return reply, reply_arrays
+
+    def _wait(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.from_worker], [], [], remaining)[0]:
+            self.stop()
+            raise WorkerFailed("timeout", "no answer within the time limit")
+
+    def _send(self, header, arrays, deadline):
+        view = memoryview(protocol.frame(header, arrays))
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [self.to_worker], [], remaining)[1]:
+                self.stop()
+                raise WorkerFailed("timeout", "the student's process stopped reading requests")
+            try:
+                view = view[os.write(self.to_worker, view):]
+            except BlockingIOError:
+                continue
+
+    def read(self, deadline):
+        reply, arrays = self.reader.read(lambda: self._wait(deadline))
+        if type(reply.get("output_chars")) is int:
+            self.output_chars = max(self.output_chars, reply["output_chars"])
+        return reply, arrays
+
+
+class Proxy:
+    """Stands for one student function in a check: calls it in the worker."""
+
+    def __init__(self, session, name, no_nnlib):
+        self.session, self.name, self.no_nnlib = session, name, no_nnlib
+
+    def __call__(self, *args, **kwargs):
+        return self.session.call(self.name, args, kwargs, self.no_nnlib)
+
+
+class Session:
+    """Grades the parts of one submission with one worker at a time."""
+
+    def __init__(self, scratch, code_cells, function_names, limits, timeouts, use_bwrap):
+        self.scratch, self.code_cells = scratch, code_cells
+        self.function_names = sorted(function_names)
+        self.limits, self.timeouts, self.use_bwrap = limits, timeouts, use_bwrap
+        self.client = None
+        self.cells = []           # per code cell: {"ok", "error", "timeout"} from the last start
+        self.defined = []
+        self.part_deadline = math.inf
+        self.events = []          # (kind, text) for the report: timeouts, deaths, ...
+        self.starts = 0
+        self.output_chars = 0     # most output any of its workers printed
+
+    def ensure_worker(self):
+        if self.client is not None and self.client.alive:
+            return
+        self.close()
+        self.starts += 1
+        self.client = WorkerClient(self.scratch, self.limits, self.use_bwrap)
+        self.client.start()
+        total = self.timeouts.cell * max(1, len(self.code_cells)) + 10
+        try:
+            reply, _ = self.client.request(
+                {"op": "init", "cells": self.code_cells, "names": self.function_names,
+                 "cell_timeout": self.timeouts.cell}, (), total)
+        except WorkerFailed as failure:
+            self.events.append((failure.kind, f"while running the code cells: {failure.message}"))
+            raise
+        cells = reply.get("cells")
+        self.cells = cells if isinstance(cells, list) else []
+        defined = reply.get("defined")
+        self.defined = [name for name in defined if isinstance(name, str)] if isinstance(defined, list) else []
+
+    def call(self, name, args, kwargs, no_nnlib):
+        self.ensure_worker()
+        arrays = []
+        try:
+            tree = protocol.encode((list(args), dict(kwargs)), arrays)
+        except TypeError as error:
+            raise _student_exception("JudgeError", f"the judge cannot pass this argument: {error}") from None
+        timeout = min(self.timeouts.call, self.part_deadline - time.monotonic())
+        if timeout <= 0:
+            raise WorkerFailed("timeout", f"the part ran past its time limit ({self.timeouts.part:g} s)")
+        try:
+            reply, reply_arrays = self.client.request(
+                {"op": "call", "name": name, "args": tree, "no_nnlib": no_nnlib, "timeout": timeout},
+                arrays, timeout + 2)
+        except WorkerFailed as failure:
+            if failure.kind == "timeout":
+                failure = WorkerFailed("timeout", f"{name} did not return within {timeout:.3g} s "
+                                                  "(an endless loop?)")
+            else:
+                failure = WorkerFailed(failure.kind, f"while running {name}, {failure.message}")
+            raise failure from None
+        return self._result(name, args, kwargs, reply, reply_arrays)
+
+    def _result(self, name, args, kwargs, reply, arrays):
+        nnlib = reply.get("nnlib")
+        if isinstance(nnlib, list) and nnlib:
+            raise NnlibCalled(str(nnlib[0]).removeprefix("nnlib."), name)
+        if reply.get("ok") is True:
+            try:
+                value = protocol.decode(reply.get("value"), arrays)
+                post = reply.get("post")
+                if post is not None:
+                    new_args, new_kwargs = protocol.decode(post, arrays)
+                    _write_back(list(args), new_args)
+                    _write_back(dict(kwargs), new_kwargs)
+            except protocol.ProtocolError as error:
+                raise _student_exception("ProtocolError", f"{name} returned something unreadable: {error}")
+            return value
+        kind = reply.get("kind")
+        message = str(reply.get("message", ""))[:500]
+        if kind == "not_implemented":
+            raise NotImplementedError(message)
+        if kind == "timeout":
+            raise WorkerFailed("timeout", f"{name} did not return within its time limit (an endless loop?)")
+        if kind == "base":
+            raise StudentExit(f"{name} raised {message}")
+        if kind == "missing":
+            raise _student_exception("NameError", f"{name} is not defined: define it in its answer cell")
+        if kind == "unsendable":
+            raise _student_exception("ValueError", f"{name} returned a value too large to check ({message})")
+        ename = reply.get("ename") if isinstance(reply.get("ename"), str) else "Exception"
+        message = message.split(": ", 1)[1] if ": " in message else message
+        raise _student_exception(ename if ename.isidentifier() else "Exception", message)
+
+    def run_part(self, part):
+        """Run ``part.check`` with proxies; always returns a Result with fraction in [0, 1]."""
+        functions = {name: Proxy(self, name, part.no_nnlib) for name in part.functions}
+        self.part_deadline = time.monotonic() + self.timeouts.part
+        try:
+            self.ensure_worker()
+            result = part.check(functions, True)
+        except WorkerFailed as failure:
+            self.events.append((failure.kind, f"{part.grade_id}: {failure.message}"))
+            self.close()
+            return Result(0.0, [failure.message])
+        except StudentExit as exit_:
+            self.close()
+            return Result(0.0, [str(exit_)])
+        finally:
+            self.part_deadline = math.inf
+        return sanitize(result)
+
+    def run_notebook(self, cells):
+        """Run ``cells`` (the whole notebook, tests included) for the learner's feedback.
+
+        Reuses the judge's worker when it is alive (its namespace is reset first; every
+        grade has been decided by then), else starts a fresh one. Returns per-cell results
+        for the cells that were reached.
+        """
+        if self.client is None or not self.client.alive:
+            self.close()
+            self.client = WorkerClient(self.scratch, self.limits, self.use_bwrap)
+            self.client.start()
+        client, results = self.client, []
+        deadline = time.monotonic() + self.timeouts.notebook
+        try:
+            client._send({"op": "notebook", "cells": cells, "cell_timeout": self.timeouts.cell, "reset": True},
+                         (), deadline)
+            while len(results) < len(cells):
+                reply, _ = client.read(deadline)
+                if reply.get("done"):
+                    break
+                results.append({"ok": reply.get("ok") is True, "error": str(reply.get("error", ""))[:300],
+                                "timeout": reply.get("timeout") is True})
+        except WorkerFailed as failure:
+            self.events.append((failure.kind, f"notebook run, cell {len(results) + 1}: {failure.message}"))
+        except (protocol.ProtocolError, OSError):
+            reason = client.death_reason() if client.process else "the notebook run failed"
+            self.events.append(("died", f"notebook run, cell {len(results) + 1}: {reason}"))
+        self.close()
+        return results
+
+    def close(self):
+        if self.client is not None:
+            self.output_chars = max(self.output_chars, self.client.output_chars)
+            self.client.stop()
+
+
+def _write_back(original, new):
+    """Copy in-place changes the student's function made to its arguments back into ours."""
+    if isinstance(original, list) and isinstance(new, list) and len(original) == len(new):
+        pairs = zip(original, new)
+    elif isinstance(original, dict) and isinstance(new, dict):
+        pairs = [(original[key], new[key]) for key in original if key in new]
+        for key in set(original) - set(new):
+            original.pop(key)
+        for key in set(new) - set(original):
+            original[key] = new[key]
+    else:
+        return
+    for old, fresh in pairs:
+        if isinstance(old, np.ndarray) and isinstance(fresh, np.ndarray):
+            if old.shape == fresh.shape and old.flags.writeable:
+                np.copyto(old, fresh, casting="unsafe")
+        elif isinstance(old, (list, dict)):
+            _write_back(old, fresh)
+    if isinstance(original, dict):
+        for key in list(original):
+            if key in new and not isinstance(original[key], (np.ndarray, list, dict)):
+                original[key] = new[key]
+
+
+def sanitize(result):
+    """A Result with a finite fraction clamped to [0, 1] and short string messages."""
+    try:
+        fraction = float(result.fraction)
+    except (TypeError, ValueError, AttributeError):
+        return Result(0.0, ["the check returned no score"])
+    if not math.isfinite(fraction):
+        fraction = 0.0
+    messages = [str(message)[:1000] for message in getattr(result, "messages", [])][:20]
+    return Result(min(1.0, max(0.0, fraction)), messages)

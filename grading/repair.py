@@ -1,0 +1,256 @@
+"""Checking and repairing one submitted notebook against the instructor's source notebook.
+
+Nothing in a submission is trusted but the code in its answer cells. The repaired
+notebook is rebuilt on the source's skeleton: every locked cell (test cells with their
+hidden tests included, instructions, set-up) comes from the source; answer cells and the
+cells a student added come from the submission, in place. What was wrong is returned as
+flags for the instructor's report: deleted, edited, renamed or duplicated test cells,
+edited points, tampered schema versions, a wrong kernelspec or file name, invalid JSON.
+"""
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+
+@dataclasses.dataclass
+class Flag:
+    kind: str       # short category, e.g. "deleted-test-cell"
+    detail: str     # one line for the instructor
+
+
+@dataclasses.dataclass
+class SourceCell:
+    grade_id: str
+    cell_type: str
+    source: str
+    meta: dict
+
+    @property
+    def is_test(self):
+        return self.cell_type == "code" and self.meta.get("grade") and not self.meta.get("solution")
+
+    @property
+    def is_answer(self):
+        return bool(self.meta.get("solution"))
+
+
+@dataclasses.dataclass
+class Template:
+    """The instructor's notebook (source) and, for answer stubs, the released one."""
+
+    name: str                 # notebook file name without .ipynb
+    notebook: dict            # the source notebook (nbformat node)
+    cells: list               # SourceCell in source order (nbgrader cells only)
+    stubs: dict               # grade_id -> released source of answer cells
+    released_tests: dict      # grade_id -> released source of test cells
+
+    @classmethod
+    def load(cls, source_path, release_path=None):
+        source = nbformat.read(str(source_path), as_version=4)
+        release = nbformat.read(str(release_path), as_version=4) if release_path and Path(release_path).exists() else None
+        cells = []
+        for cell in source.cells:
+            meta = dict(cell.metadata.get("nbgrader", {}))
+            if "grade_id" in meta:
+                cells.append(SourceCell(meta["grade_id"], cell.cell_type, cell.source, meta))
+        released = {}
+        if release is not None:
+            for cell in release.cells:
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if grade_id:
+                    released[grade_id] = cell.source
+        stubs, released_tests = {}, {}
+        for cell in cells:
+            if cell.is_answer:
+                stubs[cell.grade_id] = released.get(cell.grade_id, "# YOUR CODE HERE\nraise NotImplementedError()")
+            if cell.is_test:
+                released_tests[cell.grade_id] = released.get(cell.grade_id, HIDDEN_TESTS.sub("", cell.source))
+        return cls(Path(source_path).stem, source, cells, stubs, released_tests)
+
+    @property
+    def test_ids(self):
+        return [cell.grade_id for cell in self.cells if cell.is_test]
+
+    def points(self):
+        return {cell.grade_id: float(cell.meta.get("points", 0)) for cell in self.cells if cell.meta.get("grade")}
+
+
+@dataclasses.dataclass
+class Repaired:
+    """What the judge needs from one submission."""
+
+    notebook: object          # the rebuilt nbformat notebook (tests restored, hidden tests included)
+    judge_cells: list         # code the judge's worker runs: set-up, answers, student cells
+    run_cells: list           # code of the notebook run for feedback, up to the last test cell
+    test_positions: dict      # grade_id -> index in run_cells
+    student_cells: list       # (label, source) of the student's own code, for the feedback
+    flags: list
+
+
+def locate(folder, name):
+    """Path of the submitted notebook ``name``.ipynb in ``folder``, or (None, flags)."""
+    flags = []
+    expected = folder / f"{name}.ipynb"
+    if expected.is_file():
+        return expected, flags
+    others = sorted(path for path in folder.glob("*.ipynb") if path.is_file()) if folder.is_dir() else []
+    if len(others) == 1 or (others and any(name.lower() in path.stem.lower() for path in others)):
+        chosen = next((path for path in others if name.lower() in path.stem.lower()), others[0])
+        flags.append(Flag("wrong-file-name", f"expected {expected.name}, graded {chosen.name}"))
+        return chosen, flags
+    detail = "no submission folder" if not folder.is_dir() else f"no {expected.name} in the submission"
+    flags.append(Flag("missing-notebook", detail))
+    return None, flags
+
+
+def parse(path):
+    """The notebook as a dict, or (None, flag) if it is not readable JSON of a notebook."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as error:
+        return None, Flag("unreadable-notebook", f"cannot read {path.name}: {error.strerror}")
+    try:
+        data = json.loads(text, strict=False)
+    except json.JSONDecodeError as error:
+        return None, Flag("unreadable-notebook", f"{path.name} is not valid JSON ({error.msg}, line {error.lineno})")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None, Flag("unreadable-notebook", f"{path.name} is JSON but not a notebook (no cell list)")
+    return data, None
+
+
+def _text(value):
+    if isinstance(value, list):
+        return "".join(part for part in value if isinstance(part, str))
+    return value if isinstance(value, str) else ""
+
+
+def _same(a, b):
+    return _normal(a) == _normal(b)
+
+
+def _normal(text):
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def repair(data, template):
+    """Rebuild the submitted notebook ``data`` (a dict) on ``template``; returns Repaired."""
+    flags = []
+    by_id = {cell.grade_id: cell for cell in template.cells}
+    test_sources = {_normal(source): grade_id for grade_id, source in template.released_tests.items()}
+    test_sources.update({_normal(cell.source): cell.grade_id for cell in template.cells if cell.is_test})
+
+    kernelspec = data.get("metadata", {}).get("kernelspec") if isinstance(data.get("metadata"), dict) else None
+    expected_kernel = template.notebook.metadata.get("kernelspec", {})
+    if kernelspec != expected_kernel:
+        name = kernelspec.get("name") if isinstance(kernelspec, dict) else kernelspec
+        flags.append(Flag("wrong-kernelspec", f"kernelspec {name!r} replaced by {expected_kernel.get('name')!r}"))
+    if data.get("nbformat") != 4:
+        flags.append(Flag("nbformat", f"nbformat {data.get('nbformat')!r} read as version 4"))
+
+    answers = {}        # grade_id -> student source
+    extras = {}         # anchor grade_id (or None) -> [student sources]
+    seen = set()
+    anchor = None
+    for index, raw in enumerate(data["cells"]):
+        if not isinstance(raw, dict):
+            flags.append(Flag("malformed-cell", f"cell {index + 1} is not a cell object; ignored"))
+            continue
+        cell_type, source = raw.get("cell_type"), _text(raw.get("source"))
+        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        meta = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
+        grade_id = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
+        label = f"cell {index + 1}"
+        known = by_id.get(grade_id)
+        if known is not None and grade_id in seen:
+            if known.is_test or _normal(source) in test_sources:
+                flags.append(Flag("duplicate-grade-id", f"{label}: a second copy of test cell {grade_id!r}; removed"))
+                continue
+            flags.append(Flag("duplicate-grade-id", f"{label}: grade_id {grade_id!r} used twice; "
+                              "the copy is graded as your own code"))
+            known = None
+        if known is not None:
+            seen.add(grade_id)
+            anchor = grade_id
+            if meta.get("schema_version") != known.meta.get("schema_version"):
+                flags.append(Flag("tampered-schema", f"{grade_id}: schema_version {meta.get('schema_version')!r} "
+                                  f"restored to {known.meta.get('schema_version')!r}"))
+            if known.is_answer:
+                answers[grade_id] = source if cell_type == "code" else ""
+                if cell_type != "code" and known.cell_type == "code":
+                    flags.append(Flag("altered-answer-cell", f"{grade_id}: answer cell turned into {cell_type}"))
+                continue
+            if known.is_test:
+                if cell_type != "code" or not _same(source, template.released_tests[grade_id]):
+                    flags.append(Flag("altered-test-cell", f"{grade_id}: test cell edited; the original was restored"))
+                if meta.get("points") != known.meta.get("points") or not meta.get("grade") or meta.get("solution"):
+                    flags.append(Flag("altered-test-cell", f"{grade_id}: points or grading metadata edited "
+                                      f"({meta.get('points')!r}); restored"))
+            elif known.meta.get("locked") and (cell_type != known.cell_type or not _same(source, known.source)):
+                flags.append(Flag("altered-locked-cell", f"{grade_id}: read-only cell edited; the original was restored"))
+            continue
+        # Not a cell of the source: a test cell under another name, or the student's own cell.
+        test_id = test_sources.get(_normal(source)) if cell_type == "code" and source.strip() else None
+        if test_id is not None or (meta.get("grade") and not meta.get("solution") and cell_type == "code"):
+            if grade_id:
+                flags.append(Flag("renamed-grade-id", f"{label}: test cell with unknown grade_id {grade_id!r} "
+                                  f"(renamed {test_id or 'test cell'}?); removed, the original is restored"))
+            else:
+                flags.append(Flag("stripped-test-cell", f"{label}: test cell {test_id} without its grading "
+                                  "metadata; removed, the original is restored"))
+            continue
+        if grade_id:
+            flags.append(Flag("unknown-grade-id", f"{label}: unknown grade_id {grade_id!r}; graded as your own code"))
+        if cell_type == "code" and source.strip():
+            extras.setdefault(anchor, []).append(source)
+
+    for cell in template.cells:
+        if cell.is_test and cell.grade_id not in seen:
+            flags.append(Flag("deleted-test-cell", f"{cell.grade_id}: test cell missing; re-inserted from the source"))
+        if cell.is_answer and cell.grade_id not in seen:
+            flags.append(Flag("deleted-answer-cell", f"{cell.grade_id}: answer cell missing; the empty stub is used"))
+    return _rebuild(template, answers, extras, flags)
+
+
+def _rebuild(template, answers, extras, flags):
+    nb = nbformat.v4.new_notebook(metadata=dict(template.notebook.metadata))
+    judge_cells, run_cells, test_positions, student_cells = [], [], {}, []
+    first_answer = next((i for i, cell in enumerate(template.cells) if cell.is_answer), len(template.cells))
+
+    def add_student(anchor):
+        for number, source in enumerate(extras.get(anchor, []), 1):
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+            judge_cells.append(source)
+            run_cells.append(source)
+            student_cells.append((f"your cell after {anchor or 'the start'} ({number})", source))
+
+    add_student(None)
+    for position, cell in enumerate(template.cells):
+        meta = {"nbgrader": dict(cell.meta)}
+        if cell.is_answer:
+            source = answers.get(cell.grade_id, template.stubs[cell.grade_id])
+            new = nbformat.v4.new_code_cell(source, metadata=meta) if cell.cell_type == "code" else \
+                nbformat.v4.new_markdown_cell(source, metadata=meta)
+            nb.cells.append(new)
+            if cell.cell_type == "code":
+                judge_cells.append(source)
+                run_cells.append(source)
+            student_cells.append((cell.grade_id, source))
+        elif cell.cell_type == "code":
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
+            if cell.is_test:
+                test_positions[cell.grade_id] = len(run_cells)
+            elif position < first_answer:
+                judge_cells.append(cell.source)  # set-up before the first answer: imports
+            run_cells.append(cell.source)
+        elif cell.cell_type == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=meta))
+        else:
+            nb.cells.append(nbformat.v4.new_raw_cell(cell.source, metadata=meta))
+        add_student(cell.grade_id)
+    last_test = max(test_positions.values(), default=-1)
+    return Repaired(nb, judge_cells, run_cells[:last_test + 1], test_positions, student_cells, flags)

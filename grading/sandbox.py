@@ -1,0 +1,150 @@
+"""Starting a worker process in a bubblewrap sandbox, one student at a time.
+
+The sandbox sees the system (/usr), the Python install and the course environment, the
+``nnlib`` and ``grading`` packages, all read-only, and one writable folder: the
+submission's scratch copy, mounted as the home directory (and /tmp). It has no network,
+its own process and IPC namespaces, an unprivileged user (nobody), no environment but a
+few variables set here, and it dies with the judge. The worker then lowers its own
+resource limits (memory, CPU time, file size, processes) before running student code.
+
+``use_bwrap=False`` (``--no-sandbox``) runs the same worker as a plain child process,
+with the same limits and environment but the judge's view of the file system; the
+report says so on every line.
+"""
+import dataclasses
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+BWRAP = "/usr/bin/bwrap"
+# Inside the sandbox the course looks like /course/grading (read-only) next to
+# /course/submission (the scratch copy of the submission: home and working folder), so a
+# notebook that looks for grading/ in its parent folders finds it.
+SANDBOX_COURSE = "/course"
+SANDBOX_HOME = "/course/submission"
+GRADING_DIR = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker process (and anything it starts)."""
+
+    memory_bytes: int = 2 * 2**30      # RLIMIT_AS: address space; beyond it MemoryError
+    cpu_seconds: int = 120             # RLIMIT_CPU: then SIGXCPU kills the worker
+    file_bytes: int = 64 * 2**20       # RLIMIT_FSIZE: largest file it may write
+    processes: int = 32                # RLIMIT_NPROC: counted in the sandbox's user namespace
+    open_files: int = 256              # RLIMIT_NOFILE
+
+    def as_rlimits(self):
+        return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_CPU": self.cpu_seconds,
+                "RLIMIT_FSIZE": self.file_bytes, "RLIMIT_NPROC": self.processes,
+                "RLIMIT_NOFILE": self.open_files, "RLIMIT_CORE": 0}
+
+
+def bwrap_available():
+    return os.access(BWRAP, os.X_OK)
+
+
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"cannot find the package {name}")
+    return Path(spec.origin).resolve().parent
+
+
+def _environment(home, python_path):
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": "/tmp" if home == SANDBOX_HOME else os.path.join(home, "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": python_path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"),
+        "IPYTHONDIR": os.path.join(home, ".ipython"),
+    }
+
+
+def _bind_system(args):
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for path in ("/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/etc/alternatives"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+
+
+def _read_only_trees():
+    """Folders outside /usr the worker needs: Python install, environment, nnlib, grading."""
+    trees = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), _package_dir("nnlib")}
+    numpy_dir = _package_dir("numpy")
+    if not any(numpy_dir.is_relative_to(tree) for tree in trees):
+        trees.add(numpy_dir.parent)
+    trees = sorted(tree for tree in trees if not tree.is_relative_to("/usr"))
+    # Drop folders inside another bound folder.
+    return [tree for tree in trees if not any(tree != other and tree.is_relative_to(other) for other in trees)]
+
+
+def prepare_scratch(scratch):
+    """Make the folders the sandboxed worker expects in its home (scratch) folder."""
+    for sub in ("tmp", ".config/matplotlib", ".ipython"):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+    cache = _matplotlib_font_cache()
+    if cache is not None:
+        shutil.copy(cache, scratch / ".config" / "matplotlib" / cache.name)
+
+
+def _matplotlib_font_cache():
+    """The judge's matplotlib font list, so each worker skips rebuilding it (about 1 s)."""
+    try:
+        import matplotlib
+
+        folder = Path(matplotlib.get_cachedir())
+    except Exception:  # noqa: BLE001 (no matplotlib: nothing to copy)
+        return None
+    found = sorted(folder.glob("fontlist-v*.json"))
+    return found[-1] if found else None
+
+
+def worker_command(scratch, config_json, use_bwrap=True):
+    """(argv, env, cwd) starting ``python -m grading.worker`` for the scratch folder.
+
+    Without bwrap the scratch folder's parent must hold a ``grading`` link to this package.
+    """
+    if not use_bwrap:
+        env = _environment(str(scratch), str(scratch.parent))
+        return [sys.executable, "-m", "grading.worker", config_json], env, str(scratch)
+    args = [BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    _bind_system(args)
+    for tree in _read_only_trees():
+        args += ["--ro-bind", str(tree), str(tree)]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--bind", str(scratch), SANDBOX_HOME,
+             "--bind", str(scratch / "tmp"), "/tmp",
+             "--chdir", SANDBOX_HOME]
+    args += ["--ro-bind", str(GRADING_DIR), f"{SANDBOX_COURSE}/grading"]
+    for name, value in _environment(SANDBOX_HOME, SANDBOX_COURSE).items():
+        args += ["--setenv", name, value]
+    args += [sys.executable, "-m", "grading.worker", config_json]
+    return args, {}, str(scratch)
+
+
+def start_worker(scratch, config, pass_fds, log_file, use_bwrap=True):
+    """Start the worker; ``config`` is JSON-able and tells it its pipe descriptors and limits."""
+    import json
+
+    argv, env, cwd = worker_command(scratch, json.dumps(config), use_bwrap)
+    return subprocess.Popen(argv, env=env, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                            stdout=log_file, stderr=log_file, start_new_session=True)

@@ -1,0 +1,1 @@
+"""Simulated backprop submissions, honest and adversarial, for the grading pipeline's tests."""

@@ -1,0 +1,412 @@
+"""The adversarial matrix: simulated ``backprop`` submissions and what grading each must give.
+
+Every submission is built from the released notebook (``exercises/backprop``) by putting
+code into its answer cells: the instructor's solutions (``solutions/backprop``, solution
+markers removed) unless a case replaces one, plus any cells a case adds or edits.
+``Case.expected`` gives each part's score; ``flags`` are report kinds that must appear and
+``forbidden`` kinds that must not.
+"""
+import copy
+import dataclasses
+import json
+import re
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "backprop"
+POINTS = {"affine_forward": 2, "affine_backward": 3, "relu_forward": 1, "relu_backward": 2,
+          "softmax_cross_entropy": 3, "two_layer_net": 4, "relative_error": 1}
+MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+
+
+def load(path):
+    return json.loads(Path(path).read_text())
+
+
+def release_notebook():
+    return load(REPO / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+
+
+def solution_answers():
+    """{answer grade_id: the instructor's code without solution markers}."""
+    source = load(REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    answers = {}
+    for cell in source["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution"):
+            answers[meta["grade_id"]] = MARKERS.sub("", "".join(cell["source"]))
+    return answers
+
+
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def code_cell(source, metadata=None):
+    return {"cell_type": "code", "execution_count": None, "metadata": metadata or {}, "outputs": [],
+            "source": source}
+
+
+def answered(replace=None, add_after=None, answers=None):
+    """The released notebook with answers filled in.
+
+    replace: {answer grade_id: code}; add_after: {grade_id: [code, ...]} new cells (no metadata).
+    """
+    nb = release_notebook()
+    answers = dict(answers or solution_answers(), **(replace or {}))
+    cells = []
+    for cell in nb["cells"]:
+        grade_id = _grade_id(cell)
+        if grade_id in answers:
+            cell = dict(cell, source=answers[grade_id])
+        cells.append(cell)
+        for source in (add_after or {}).get(grade_id, []):
+            cells.append(code_cell(source))
+    nb["cells"] = cells
+    return nb
+
+
+def cell_index(nb, grade_id):
+    return next(i for i, cell in enumerate(nb["cells"]) if _grade_id(cell) == grade_id)
+
+
+def full(**changes):
+    """Expected scores: full points except ``changes`` {grade_id: score}."""
+    return dict(POINTS, **changes)
+
+
+def zero(*grade_ids, **changes):
+    return full(**{grade_id: 0 for grade_id in grade_ids}, **changes)
+
+
+@dataclasses.dataclass
+class Case:
+    student: str
+    build: object                      # callable(course_dir: Path) -> None, writes the submission
+    expected: dict                     # grade_id -> score
+    flags: set = dataclasses.field(default_factory=set)
+    forbidden: set = dataclasses.field(default_factory=lambda: {"possibly-tampered", "internal-error"})
+    about: str = ""
+
+
+def submit(nb, filename=f"{ASSIGNMENT}.ipynb"):
+    """A builder writing notebook ``nb`` (a dict, or raw text) as the student's submission."""
+    def build(course_dir, student):
+        folder = course_dir / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        text = nb if isinstance(nb, str) else json.dumps(nb, indent=1)
+        (folder / filename).write_text(text)
+    return build
+
+
+def fn(code):
+    return textwrap.dedent(code).strip() + "\n"
+
+
+# --------------------------------------------------------------------------- wrong answers
+
+NO_BIAS = fn("""
+    def affine_forward(x, W, b):
+        return x @ W, (x, W)
+""")
+ABS_RELU = fn("""
+    def relu_forward(x):
+        return np.abs(x), x
+""")
+NAIVE_SOFTMAX = fn("""
+    def softmax_cross_entropy(scores, y):
+        n = scores.shape[0]
+        probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(n), y]).mean()
+        dscores = probs.copy()
+        dscores[np.arange(n), y] -= 1
+        return loss, dscores / n
+""")
+ENDLESS_RELU = fn("""
+    def relu_forward(x):
+        while True:
+            pass
+""")
+EXIT_AFFINE_BACKWARD = fn("""
+    def affine_backward(dout, cache):
+        import os
+        os._exit(3)
+""")
+SEGFAULT_RELU_BACKWARD = fn("""
+    def relu_backward(dout, cache):
+        import ctypes
+        ctypes.string_at(0)
+""")
+OOM_SOFTMAX = fn("""
+    def softmax_cross_entropy(scores, y):
+        hog = np.ones((200_000, 200_000))
+        return 0.0, hog
+""")
+
+
+def exits(statement, name="relu_forward"):
+    return fn(f"""
+        def {name}(x):
+            {statement}
+    """)
+
+
+WARNS = fn("""
+    import sys
+    import warnings
+
+    def relu_forward(x):
+        warnings.warn("a warning from relu_forward")
+        print("a line on stderr", file=sys.stderr)
+        with np.errstate(all="warn"):
+            np.log(np.zeros(1))
+        return np.maximum(x, 0.0), x
+""")
+MUTATING_AFFINE = fn("""
+    def affine_forward(x, W, b):
+        out = x @ W + b
+        x *= 2.0
+        return out, (x / 2.0, W)
+""")
+PRINT_FLOOD = fn("""
+    def affine_forward(x, W, b):
+        for _ in range(20):
+            print("x" * 1_000_000)
+        return x @ W + b, (x, W)
+
+    for _ in range(300):
+        print("flood " * 200_000)
+    print("y" * 50_000_000)
+""")
+
+# --------------------------------------------------------------------------- cheating
+
+# Wrong code plus tricks that make the notebook's own test cells pass.
+REDEFINED_HELPERS = NO_BIAS + fn("""
+    class _Pass:
+        def report(self, *args, **kwargs):
+            return None
+    checks = _Pass()
+""")
+PATCHED_NUMPY = NO_BIAS + fn("""
+    import builtins
+    np.allclose = lambda *args, **kwargs: True
+    np.array_equal = lambda *args, **kwargs: True
+    np.testing.assert_allclose = lambda *args, **kwargs: None
+    np.max = lambda *args, **kwargs: 0.0
+    builtins.AssertionError = type("AssertionError", (Exception,), {})
+""")
+SUBCLASS_AND_ALWAYS_EQUAL = fn("""
+    class Agreeable(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(other), dtype=bool)
+        def __sub__(self, other):
+            return np.zeros(np.shape(other))
+        __rsub__ = __sub__
+
+    class Anything:
+        shape = (0,)
+        def __eq__(self, other):
+            return True
+        def __array__(self, dtype=None, copy=None):
+            raise TypeError("no")
+
+    def affine_forward(x, W, b):
+        return np.zeros((x.shape[0], W.shape[1])).view(Agreeable), (x, W)
+
+    def relu_forward(x):
+        return Anything(), x
+""")
+TRANSFORMER = NO_BIAS + fn("""
+    def _skip_tests(lines):
+        text = "".join(lines)
+        return ["pass\\n"] if "checks.report" in text else lines
+    get_ipython().input_transformers_post.append(_skip_tests)
+""")
+AST_TRANSFORMER = ABS_RELU + fn("""
+    import ast
+    class _Empty(ast.NodeTransformer):
+        def visit_Module(self, node):
+            if "report" in ast.dump(node):
+                node.body = []
+            return node
+    get_ipython().ast_transformers.append(_Empty())
+""")
+PATCHED_SHELL = NO_BIAS + fn("""
+    shell = get_ipython()
+    shell.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+    shell.showtraceback = lambda *args, **kwargs: None
+    try:
+        shell.kernel.do_execute = lambda *args, **kwargs: {"status": "ok"}
+    except AttributeError:
+        pass
+""")
+
+
+def spy(probe):
+    """relu_forward is correct only if ``probe`` (code setting ``leaks``, a list) found nothing."""
+    return fn("""
+        leaks = []
+    """) + textwrap.dedent(probe).strip() + "\n" + fn("""
+        def relu_forward(x):
+            if leaks:
+                return x, x
+            return np.maximum(x, 0.0), x
+    """)
+
+
+def reading_probe(course_dir):
+    return spy(f"""
+        import os
+        from pathlib import Path
+        COURSE = Path({str(course_dir)!r})
+        for path in [COURSE / "solutions", COURSE / "exercises", COURSE / ".nbgrader" / "gradebook.db",
+                     COURSE / "submitted", COURSE / "submitted" / "reference", COURSE / "autograded",
+                     COURSE / "feedback", Path("../solutions"), Path("../../reference"),
+                     Path("../submitted"), Path("/root"), Path("/work")]:
+            try:
+                if path.is_dir() and os.listdir(path) or path.is_file() and path.read_bytes():
+                    leaks.append(str(path))
+            except OSError:
+                pass
+        if "NBGRADER_EXECUTION" in os.environ:
+            leaks.append("NBGRADER_EXECUTION")
+    """)
+
+
+def writing_probe(course_dir):
+    return spy(f"""
+        import sqlite3
+        from pathlib import Path
+        COURSE = Path({str(course_dir)!r})
+        try:
+            db = sqlite3.connect(str(COURSE / ".nbgrader" / "gradebook.db"))
+            db.execute("UPDATE grade SET auto_score = 99")
+            db.commit()
+            leaks.append("gradebook")
+        except Exception:
+            pass
+        for path in [COURSE / ".nbgrader" / "reports" / "backprop" / "scores.csv",
+                     COURSE / "feedback" / "reference" / "backprop" / "backprop.html",
+                     COURSE / "submitted" / "reference" / "backprop" / "backprop.ipynb"]:
+            try:
+                path.write_text("overwritten")
+                leaks.append(str(path))
+            except OSError:
+                pass
+    """)
+
+
+NETWORK_PROBE = spy("""
+    import socket
+    for address in [("1.1.1.1", 53), ("8.8.8.8", 443), ("pypi.org", 443)]:
+        try:
+            socket.create_connection(address, timeout=2).close()
+            leaks.append(str(address))
+        except OSError:
+            pass
+""")
+
+
+# --------------------------------------------------------------------------- notebook edits
+
+def edited_test_cell():
+    nb = answered()
+    cell = nb["cells"][cell_index(nb, "affine_forward")]
+    cell["source"] = "pass  # tests removed\n"
+    cell["metadata"]["nbgrader"]["points"] = 100
+    return nb
+
+
+def deleted_test_cell():
+    nb = answered()
+    del nb["cells"][cell_index(nb, "relu_backward")]
+    return nb
+
+
+def duplicated_and_split():
+    nb = answered()
+    test = nb["cells"][cell_index(nb, "relu_forward")]
+    nb["cells"].insert(cell_index(nb, "relu_forward") + 1, copy.deepcopy(test))
+    index = cell_index(nb, "answer_affine_backward")
+    cell = nb["cells"][index]
+    first = dict(copy.deepcopy(cell), source="def _helper_shape(x):\n    return x.shape\n")
+    nb["cells"][index:index + 1] = [first, copy.deepcopy(cell)]
+    return nb
+
+
+def tampered_schema():
+    nb = answered()
+    for cell in nb["cells"]:
+        if "nbgrader" in cell["metadata"]:
+            cell["metadata"]["nbgrader"]["schema_version"] = 1
+    return nb
+
+
+def renamed_grade_id():
+    nb = answered()
+    nb["cells"][cell_index(nb, "softmax_cross_entropy")]["metadata"]["nbgrader"]["grade_id"] = "my_softmax"
+    return nb
+
+
+def wrong_kernelspec():
+    nb = answered()
+    nb["metadata"]["kernelspec"] = {"name": "evil", "display_name": "Evil", "language": "python"}
+    return nb
+
+
+def cases(course_dir):
+    """The whole simulated class, one Case per student."""
+    every = set(POINTS)
+    return [
+        Case("reference", submit(answered()), full(), about="the instructor's solution"),
+        Case("untouched", submit(release_notebook()), zero(*every), about="the released notebook as is"),
+        Case("wrong-affine", submit(answered({"answer_affine_forward": NO_BIAS})),
+             zero("affine_forward", "two_layer_net")),
+        Case("wrong-relu", submit(answered({"answer_relu_forward": ABS_RELU})), zero("relu_forward", "two_layer_net")),
+        Case("overflow-softmax", submit(answered({"answer_softmax_cross_entropy": NAIVE_SOFTMAX})),
+             full(softmax_cross_entropy=1.5)),
+        Case("endless-loop", submit(answered({"answer_relu_forward": ENDLESS_RELU})),
+             zero("relu_forward", "relu_backward", "two_layer_net"), {"timeout"}),
+        Case("print-flood", submit(answered({"answer_affine_forward": PRINT_FLOOD})), full(), {"output-capped"}),
+        Case("os-exit", submit(answered({"answer_affine_backward": EXIT_AFFINE_BACKWARD})),
+             zero("affine_backward", "two_layer_net"), {"kernel-died"}),
+        Case("segfault", submit(answered({"answer_relu_backward": SEGFAULT_RELU_BACKWARD})),
+             zero("relu_backward", "two_layer_net"), {"kernel-died"}),
+        Case("out-of-memory", submit(answered({"answer_softmax_cross_entropy": OOM_SOFTMAX})),
+             zero("softmax_cross_entropy", "two_layer_net")),
+        Case("sys-exit", submit(answered({"answer_relu_forward": exits("raise SystemExit(0)")})),
+             zero("relu_forward", "relu_backward", "two_layer_net")),
+        Case("keyboard-interrupt", submit(answered({"answer_relu_forward": exits("raise KeyboardInterrupt")})),
+             zero("relu_forward", "relu_backward", "two_layer_net")),
+        Case("base-exception", submit(answered({"answer_relu_forward": exits("raise BaseException('no')")})),
+             zero("relu_forward", "relu_backward", "two_layer_net")),
+        Case("warns", submit(answered({"answer_relu_forward": WARNS})), full()),
+        Case("redefined-helpers", submit(answered({"answer_affine_forward": REDEFINED_HELPERS})),
+             zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
+        Case("patched-numpy", submit(answered({"answer_affine_forward": PATCHED_NUMPY})),
+             zero("affine_forward", "two_layer_net"), set(), {"internal-error"}),
+        Case("subclass-always-equal", submit(answered({"answer_affine_forward": SUBCLASS_AND_ALWAYS_EQUAL})),
+             zero("affine_forward", "relu_forward", "two_layer_net"), set(), {"internal-error"}),
+        Case("input-transformer", submit(answered({"answer_affine_forward": TRANSFORMER})),
+             zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
+        Case("ast-transformer", submit(answered({"answer_relu_forward": AST_TRANSFORMER})),
+             zero("relu_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
+        Case("patched-shell", submit(answered({"answer_affine_forward": PATCHED_SHELL})),
+             zero("affine_forward", "two_layer_net"), set(), {"internal-error"}),
+        Case("edited-test-cell", submit(edited_test_cell()), full(), {"altered-test-cell"}),
+        Case("deleted-test-cell", submit(deleted_test_cell()), full(), {"deleted-test-cell"}),
+        Case("duplicated-split", submit(duplicated_and_split()), full(), {"duplicate-grade-id"}),
+        Case("tampered-schema", submit(tampered_schema()), full(), {"tampered-schema"}),
+        Case("renamed-grade-id", submit(renamed_grade_id()), full(), {"renamed-grade-id"}),
+        Case("invalid-json", submit(json.dumps(answered())[:-200]), zero(*every), {"unreadable-notebook"}),
+        Case("wrong-kernelspec", submit(wrong_kernelspec()), full(), {"wrong-kernelspec"}),
+        Case("wrong-file-name", submit(answered(), filename="backprop (1).ipynb"), full(), {"wrong-file-name"}),
+        Case("missing-notebook", submit(answered(), filename="notes.txt"), zero(*every), {"missing-notebook"}),
+        Case("reads-secrets", submit(answered({"answer_relu_forward": reading_probe(course_dir)})), full()),
+        Case("writes-gradebook", submit(answered({"answer_relu_forward": writing_probe(course_dir)})), full()),
+        Case("network", submit(answered({"answer_relu_forward": NETWORK_PROBE})), full()),
+        Case("mutates-inputs", submit(answered({"answer_affine_forward": MUTATING_AFFINE})),
+             zero("affine_forward", "two_layer_net")),
+    ]
