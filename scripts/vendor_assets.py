@@ -5,9 +5,8 @@ the site, never from a CDN, so they work offline. `make book` runs `npm ci`
 (versions locked in package-lock.json) and then this script:
 
 - book/_vendor/static/ is in Sphinx's html_static_path: it lands in _static/.
-- book/_vendor/extra/ is in html_extra_path: it lands at the site root. The
-  widget manager's stylesheet asks for ../webfonts/fa-*.woff2 relative to the
-  page, which for the pages in book/ is the site root.
+- book/_vendor/extra/ is in html_extra_path: it lands at the site root, for
+  the files that must sit beside the pages rather than in _static/.
 
 Usage: python scripts/vendor_assets.py
 """
@@ -19,7 +18,6 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "book" / "_vendor"
 
 # (source under node_modules/, destination under book/_vendor/); a folder is copied whole.
-# Fonts are copied as woff2 only: every current browser picks woff2 first.
 ASSETS = [
     # tex-chtml.js, plus what it loads on demand: TeX extensions (autoload),
     # its fonts, and the accessibility tools offered in its right-click menu.
@@ -31,10 +29,12 @@ ASSETS = [
     ("mathjax/es5/ui", "static/mathjax/ui"),
     ("requirejs/require.js", "static/requirejs/require.js"),
     ("@jupyter-widgets/html-manager/dist/embed-amd.js", "static/html-manager/embed-amd.js"),
-    ("@fortawesome/fontawesome-free/webfonts/fa-brands-400.woff2", "extra/webfonts/fa-brands-400.woff2"),
-    ("@fortawesome/fontawesome-free/webfonts/fa-regular-400.woff2", "extra/webfonts/fa-regular-400.woff2"),
-    ("@fortawesome/fontawesome-free/webfonts/fa-solid-900.woff2", "extra/webfonts/fa-solid-900.woff2"),
 ]
+# The widget manager's icon fonts (Font Awesome 5, under hashed names). It asks
+# for them relative to the page, in the folders its bundled modules would have
+# if require.js had loaded them one by one: for the pages in book/, these two.
+# Only the woff2 files: every current browser takes woff2, the first format listed.
+WIDGET_FONT_FOLDERS = ["extra/book/@jupyter-widgets", "extra/book/@jupyter-widgets/html-manager/dist"]
 
 
 def copy(source, destination):
@@ -51,9 +51,9 @@ def main():
     shutil.rmtree(VENDOR, ignore_errors=True)
     for source, destination in ASSETS:
         copy(NODE_MODULES / source, VENDOR / destination)
-    # embed-amd.js also loads fonts under hashed names from its own folder.
     for font in sorted((NODE_MODULES / "@jupyter-widgets/html-manager/dist").glob("*.woff2")):
-        copy(font, VENDOR / "static/html-manager" / font.name)
+        for folder in WIDGET_FONT_FOLDERS:
+            copy(font, VENDOR / folder / font.name)
     print(f"vendored front-end assets into {VENDOR.relative_to(ROOT)}/")
 
 
