@@ -38,6 +38,27 @@ class Writer:
     def __init__(self, db_url, course_id):
         self.db_url, self.course_id = db_url, course_id
         self.db_path = Path(db_url.removeprefix("sqlite:///"))
+        self._gradebook = None
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """The gradebook, under the lock, in a fresh transaction that commits or rolls back."""
+        with locked(self.db_path):
+            if self._gradebook is None:
+                self._gradebook = Gradebook(self.db_url, self.course_id)
+            gradebook = self._gradebook
+            gradebook.db.expire_all()
+            try:
+                yield gradebook
+                gradebook.db.commit()
+            except BaseException:
+                gradebook.db.rollback()
+                raise
+
+    def close(self):
+        if self._gradebook is not None:
+            self._gradebook.close()
+            self._gradebook = None
 
     def register_assignment(self, assignment, template):
         """Create or update the assignment, its notebook and cells, as generate_assignment does.
@@ -47,7 +68,7 @@ class Writer:
         from nbgrader.utils import compute_checksum
 
         name = template.name
-        with locked(self.db_path), Gradebook(self.db_url, self.course_id) as gradebook:
+        with self.transaction() as gradebook:
             gradebook.update_or_create_assignment(assignment)
             try:
                 gradebook.find_notebook(name, assignment)
@@ -76,7 +97,7 @@ class Writer:
         overrides the new automatic one.
         """
         kept = {}
-        with locked(self.db_path), Gradebook(self.db_url, self.course_id) as gradebook:
+        with self.transaction() as gradebook:
             gradebook.update_or_create_student(student)
             gradebook.update_or_create_submission(assignment, student)
             for grade_id, score in scores.items():
@@ -89,13 +110,12 @@ class Writer:
                 grade.needs_manual_grade = grade.manual_score is not None
                 if grade.manual_score is not None:
                     kept[grade_id] = (grade.manual_score, score)
-            gradebook.db.commit()
         return kept
 
     def final_scores(self, assignment, notebook_name, students, grade_ids):
         """{student: {grade_id: score}} as the gradebook now holds them (manual over auto)."""
         table = {}
-        with locked(self.db_path), Gradebook(self.db_url, self.course_id) as gradebook:
+        with self.transaction() as gradebook:
             for student in students:
                 row = {}
                 for grade_id in grade_ids:

@@ -271,8 +271,7 @@ class Session:
             self.close()
             return Result(0.0, [failure.message])
         except StudentExit as exit_:
-            self.close()
-            return Result(0.0, [str(exit_)])
+            return Result(0.0, [str(exit_)])  # the worker caught it and carries on
         finally:
             self.part_deadline = math.inf
         return sanitize(result)

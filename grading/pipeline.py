@@ -256,6 +256,7 @@ def run(settings):
     log = _Progress(len(students), settings.quiet)
     writer = Writer(course.db_url, course.course_id)
     writer.register_assignment(settings.assignment, course.template)
+    writer.close()  # no database connection may cross the fork into the pool
     jobs = settings.jobs or multiprocessing.cpu_count()
     results = {}
     context = multiprocessing.get_context("fork")
@@ -274,6 +275,7 @@ def run(settings):
             log.student(result)
     scores = writer.final_scores(settings.assignment, course.template.name, students,
                                  [part.grade_id for part in course.parts])
+    writer.close()
     paths = write_reports(course, settings, results, scores)
     log.finish(results, paths)
     return 1 if any(kind == "internal-error" for r in results.values() for kind, _ in r["flags"]) else 0

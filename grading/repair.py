@@ -152,6 +152,8 @@ def repair(data, template):
     if data.get("nbformat") != 4:
         flags.append(Flag("nbformat", f"nbformat {data.get('nbformat')!r} read as version 4"))
 
+    schema_changed = []
+    renamed = set()
     answers = {}        # grade_id -> student source
     extras = {}         # anchor grade_id (or None) -> [student sources]
     seen = set()
@@ -166,7 +168,8 @@ def repair(data, template):
         grade_id = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
         label = f"cell {index + 1}"
         known = by_id.get(grade_id)
-        if known is not None and grade_id in seen:
+        duplicate = known is not None and grade_id in seen
+        if duplicate:
             if known.is_test or _normal(source) in test_sources:
                 flags.append(Flag("duplicate-grade-id", f"{label}: a second copy of test cell {grade_id!r}; removed"))
                 continue
@@ -177,8 +180,7 @@ def repair(data, template):
             seen.add(grade_id)
             anchor = grade_id
             if meta.get("schema_version") != known.meta.get("schema_version"):
-                flags.append(Flag("tampered-schema", f"{grade_id}: schema_version {meta.get('schema_version')!r} "
-                                  f"restored to {known.meta.get('schema_version')!r}"))
+                schema_changed.append(f"{grade_id} ({meta.get('schema_version')!r})")
             if known.is_answer:
                 answers[grade_id] = source if cell_type == "code" else ""
                 if cell_type != "code" and known.cell_type == "code":
@@ -196,6 +198,8 @@ def repair(data, template):
         # Not a cell of the source: a test cell under another name, or the student's own cell.
         test_id = test_sources.get(_normal(source)) if cell_type == "code" and source.strip() else None
         if test_id is not None or (meta.get("grade") and not meta.get("solution") and cell_type == "code"):
+            if test_id is not None:
+                renamed.add(test_id)
             if grade_id:
                 flags.append(Flag("renamed-grade-id", f"{label}: test cell with unknown grade_id {grade_id!r} "
                                   f"(renamed {test_id or 'test cell'}?); removed, the original is restored"))
@@ -203,13 +207,16 @@ def repair(data, template):
                 flags.append(Flag("stripped-test-cell", f"{label}: test cell {test_id} without its grading "
                                   "metadata; removed, the original is restored"))
             continue
-        if grade_id:
+        if grade_id and not duplicate:
             flags.append(Flag("unknown-grade-id", f"{label}: unknown grade_id {grade_id!r}; graded as your own code"))
         if cell_type == "code" and source.strip():
             extras.setdefault(anchor, []).append(source)
 
+    if schema_changed:
+        flags.append(Flag("tampered-schema", f"nbgrader schema_version changed in {len(schema_changed)} cells "
+                          f"({', '.join(schema_changed[:3])}{', ...' if len(schema_changed) > 3 else ''}); restored"))
     for cell in template.cells:
-        if cell.is_test and cell.grade_id not in seen:
+        if cell.is_test and cell.grade_id not in seen and cell.grade_id not in renamed:
             flags.append(Flag("deleted-test-cell", f"{cell.grade_id}: test cell missing; re-inserted from the source"))
         if cell.is_answer and cell.grade_id not in seen:
             flags.append(Flag("deleted-answer-cell", f"{cell.grade_id}: answer cell missing; the empty stub is used"))

@@ -153,6 +153,7 @@ def exits(statement, name="relu_forward"):
 
 
 WARNS = fn("""
+    # </code></pre><script>alert("escape me")</script>
     import sys
     import warnings
 
@@ -205,15 +206,16 @@ SUBCLASS_AND_ALWAYS_EQUAL = fn("""
             return np.zeros(np.shape(other))
         __rsub__ = __sub__
 
+    def affine_forward(x, W, b):
+        return np.zeros((x.shape[0], W.shape[1])).view(Agreeable), (x, W)
+""")
+ALWAYS_EQUAL = fn("""
     class Anything:
         shape = (0,)
         def __eq__(self, other):
             return True
         def __array__(self, dtype=None, copy=None):
             raise TypeError("no")
-
-    def affine_forward(x, W, b):
-        return np.zeros((x.shape[0], W.shape[1])).view(Agreeable), (x, W)
 
     def relu_forward(x):
         return Anything(), x
@@ -264,7 +266,8 @@ def reading_probe(course_dir):
         for path in [COURSE / "solutions", COURSE / "exercises", COURSE / ".nbgrader" / "gradebook.db",
                      COURSE / "submitted", COURSE / "submitted" / "reference", COURSE / "autograded",
                      COURSE / "feedback", Path("../solutions"), Path("../../reference"),
-                     Path("../submitted"), Path("/root"), Path("/work")]:
+                     Path("../submitted"), Path({str(REPO / "solutions")!r}),
+                     Path({str(REPO / ".nbgrader")!r}), Path({str(REPO / "exercises")!r})]:
             try:
                 if path.is_dir() and os.listdir(path) or path.is_file() and path.read_bytes():
                     leaks.append(str(path))
@@ -375,7 +378,7 @@ def cases(course_dir):
         Case("segfault", submit(answered({"answer_relu_backward": SEGFAULT_RELU_BACKWARD})),
              zero("relu_backward", "two_layer_net"), {"kernel-died"}),
         Case("out-of-memory", submit(answered({"answer_softmax_cross_entropy": OOM_SOFTMAX})),
-             zero("softmax_cross_entropy", "two_layer_net")),
+             zero("softmax_cross_entropy", two_layer_net=4 / 3)),
         Case("sys-exit", submit(answered({"answer_relu_forward": exits("raise SystemExit(0)")})),
              zero("relu_forward", "relu_backward", "two_layer_net")),
         Case("keyboard-interrupt", submit(answered({"answer_relu_forward": exits("raise KeyboardInterrupt")})),
@@ -386,8 +389,9 @@ def cases(course_dir):
         Case("redefined-helpers", submit(answered({"answer_affine_forward": REDEFINED_HELPERS})),
              zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
         Case("patched-numpy", submit(answered({"answer_affine_forward": PATCHED_NUMPY})),
-             zero("affine_forward", "two_layer_net"), set(), {"internal-error"}),
-        Case("subclass-always-equal", submit(answered({"answer_affine_forward": SUBCLASS_AND_ALWAYS_EQUAL})),
+             zero("affine_forward", "two_layer_net", relative_error=0.5), set(), {"internal-error"}),
+        Case("subclass-always-equal", submit(answered({"answer_affine_forward": SUBCLASS_AND_ALWAYS_EQUAL,
+                                                       "answer_relu_forward": ALWAYS_EQUAL})),
              zero("affine_forward", "relu_forward", "two_layer_net"), set(), {"internal-error"}),
         Case("input-transformer", submit(answered({"answer_affine_forward": TRANSFORMER})),
              zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
