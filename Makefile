@@ -24,14 +24,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 book: $(INSTALLED) $(VENDORED)
 	jupyter-book build . -W -n --keep-going
 
-test: book /usr/bin/chromium
+test: book /usr/bin/chromium /usr/bin/bwrap
 	pytest
 
 lab: $(INSTALLED)
 	jupyter lab book
 
 # The grading pipeline provides the `grading` module.
-grade: $(INSTALLED)
+grade: $(INSTALLED) /usr/bin/bwrap
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=name" >&2; exit 2; }
 	python -m grading "$(ASSIGNMENT)"
 
@@ -53,6 +53,11 @@ $(VENDORED): $(NPM_INSTALLED) scripts/vendor_assets.py
 /usr/bin/chromium:
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y chromium
+
+# The grader runs each student's code in a bubblewrap sandbox (README, "Grading").
+/usr/bin/bwrap:
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y bubblewrap
 
 # Resolves requirements.txt from scratch in a throw-away environment and
 # records every package it installed, so all machines get the same versions.
