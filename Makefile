@@ -4,7 +4,7 @@
 #
 #   make book                    build the website into _build/html
 #   make test                    build the website, then run every test
-#   make lab                     open the notebooks in JupyterLab
+#   make lab                     open the course (book/, exercises/) in JupyterLab
 #   make grade ASSIGNMENT=name   grade the submissions of one assignment
 #   make constraints             re-resolve requirements.txt into constraints.txt
 
@@ -17,7 +17,8 @@ VENDORED := book/_vendor/.vendored
 NPM_INSTALLED := node_modules/.package-lock.json
 # Recipes run the environment's tools by name; nbgrader also calls `alembic` by name.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+AS_ROOT := $(filter 0,$(shell id -u))
+SUDO := $(if $(AS_ROOT),,sudo)
 
 .PHONY: book test lab grade constraints
 
@@ -28,7 +29,7 @@ test: book /usr/bin/chromium /usr/bin/bwrap
 	pytest
 
 lab: $(INSTALLED)
-	jupyter lab book
+	jupyter lab $(if $(AS_ROOT),--allow-root)
 
 # The grading pipeline provides the `grading` module.
 grade: $(INSTALLED) /usr/bin/bwrap
