@@ -32,6 +32,9 @@ class Part:
     points: float        # points of the part (nbgrader cell metadata)
     check: object        # callable(functions: dict, hidden: bool) -> Result
     no_nnlib: bool = True  # the functions must not delegate to nnlib
+    # Which of ``functions`` run under the nnlib tripwire when ``no_nnlib`` (empty: all).
+    # A backward part guards only its backward: a forward that delegates loses its own part.
+    guarded: tuple = ()
 
 
 @dataclasses.dataclass
@@ -186,18 +189,18 @@ class Calls:
 
     ``calls(name, *args)`` runs the function ``name`` with warnings silenced (numpy
     overflow warnings must not reach a test cell's stderr), under the nnlib tripwire
-    when ``no_nnlib``. A missing name, an exception or NotImplementedError become
+    when ``name`` is in ``guarded``. A missing name, an exception or NotImplementedError become
     ``CheckFailed``/``NotImplementedYet``; a call into nnlib raises ``NnlibCalled``.
     """
 
-    def __init__(self, functions, no_nnlib):
-        self.functions, self.no_nnlib = functions, no_nnlib
+    def __init__(self, functions, guarded):
+        self.functions, self.guarded = functions, frozenset(guarded)
 
     def __call__(self, name, *args, **kwargs):
         function = self.functions.get(name) if hasattr(self.functions, "get") else None
         if function is None or not callable(function):
             raise CheckFailed(f"no function named {name}: define it in its answer cell and run that cell")
-        tripwire = nnlib_tripwire() if self.no_nnlib else contextlib.nullcontext([])
+        tripwire = nnlib_tripwire() if name in self.guarded else contextlib.nullcontext([])
         try:
             with tripwire as nnlib_calls, warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
@@ -243,19 +246,24 @@ def run_cases(cases):
     return Result(passed / total if total else 0.0, messages)
 
 
-def part(grade_id, functions, points, no_nnlib=True):
+def part(grade_id, functions, points, no_nnlib=True, guarded=None):
     """Decorator: a case generator ``cases(call, hidden)`` becomes a ``Part``.
 
     The part's ``check(functions, hidden)`` builds a ``Calls`` over ``functions`` and
     scores the cases with ``run_cases``; it never raises for anything the student's
-    code does, so the judge can call it with proxies.
+    code does, so the judge can call it with proxies. ``guarded`` defaults to the
+    function named like the part (else all functions) when ``no_nnlib``.
     """
+    if guarded is None:
+        guarded = (grade_id,) if grade_id in functions else tuple(functions)
+    guarded = tuple(guarded) if no_nnlib else ()
+
     def decorate(cases):
         @functools.wraps(cases)
         def check(student_functions, hidden):
-            return run_cases(cases(Calls(student_functions, no_nnlib), hidden))
+            return run_cases(cases(Calls(student_functions, guarded), hidden))
 
-        return Part(grade_id, tuple(functions), points, check, no_nnlib)
+        return Part(grade_id, tuple(functions), points, check, no_nnlib, guarded)
 
     return decorate
 
