@@ -9,7 +9,14 @@ from .optim import get_optimizer
 
 
 class TrainingDiverged(FloatingPointError):
-    """Raised when the loss becomes NaN or infinite, usually a learning rate too high."""
+    """Raised when the loss becomes NaN or infinite, usually a learning rate too high.
+
+    ``history`` holds what was recorded up to the divergence, so the curve can be drawn.
+    """
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
 
 
 @dataclasses.dataclass
@@ -97,7 +104,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
             if not np.isfinite(value):
                 raise TrainingDiverged(
                     f"the loss became {value} at epoch {epoch} (step {len(history.batch_loss) + 1}); "
-                    "the updates are diverging: lower the learning rate or check the inputs' scale"
+                    "the updates are diverging: lower the learning rate or check the inputs' scale",
+                    history,
                 )
             model.backward(dout)
             optimizer.step(parameters)

@@ -50,9 +50,11 @@ def test_callback_can_stop_training():
 def test_divergence_stops_with_a_clear_message():
     x, y = nnlib.datasets.x_sin_x(64)
     model = nnlib.mlp([1, 32, 32, 1], rng=np.random.default_rng(0))
-    with pytest.raises(nnlib.TrainingDiverged, match=r"the loss became (nan|inf) at epoch \d+ .*lower the learning rate"):
+    with pytest.raises(nnlib.TrainingDiverged, match=r"the loss became (nan|inf) at epoch \d+ .*lower the learning rate") as caught:
         with np.errstate(all="ignore"):
             nnlib.fit(model, x, y, optimizer="sgd", lr=10.0, epochs=100)
+    recorded = caught.value.history.batch_loss
+    assert len(recorded) >= 1 and recorded[-1] > recorded[0]  # the curve up to the blow-up survives
 
 
 def test_same_seed_same_training():
