@@ -1,0 +1,132 @@
+"""Compute every fit the static website's explorers can show, and write them as JSON.
+
+The website has no kernel, so each explorer's page loads one JSON file with a
+fit for every combination of its controls, computed here by nnlib (seeded,
+single process, so the same machine gives the same bytes). Numbers are stored
+as integers: a field listed in the file's ``scale`` holds round(value * scale).
+
+    .venv/bin/python -m explorers.precompute            # all three (about 10 minutes)
+    .venv/bin/python -m explorers.precompute activation # one of them
+
+File layout (the static page's model shim in static/explorers.js reads it):
+    kind   which explorer
+    state  the widget's initial traits: its controls, ``options`` and ``data``
+    key    the controls that select a fit; a fit's key is their values joined by "|"
+    scale  fields stored as integers, and by what they were multiplied
+    fits   key -> the ``fit`` trait for those settings
+"""
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import fits
+
+DATA_DIR = Path(__file__).resolve().parent / "static" / "explorers-data"
+KINDS = ("hidden_units", "activation", "regularization")
+
+
+def js_str(value):
+    """A control value as JavaScript's String() writes it, so both sides build the same key."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    if float(value).is_integer():
+        return str(int(value))
+    if abs(value) < 1e-4:
+        raise ValueError(f"{value!r}: JavaScript and Python print numbers below 1e-4 differently")
+    return repr(float(value))
+
+
+def fit_key(state, key):
+    return "|".join(js_str(state[name]) for name in key)
+
+
+def _quantize(fit, scale):
+    """Store the fields in ``scale`` as integers; round the other floats to 4 significant digits."""
+    out = {}
+    for name, value in fit.items():
+        if name in scale:
+            out[name] = np.round(np.asarray(value) * scale[name]).astype(int).tolist()
+        elif isinstance(value, float):
+            out[name] = float(f"{value:.4g}")
+        elif isinstance(value, list) and value and isinstance(value[0], float):
+            out[name] = [round(v, 2) for v in value]
+        else:
+            out[name] = value
+    return out
+
+
+def spec(kind):
+    """(initial state, key controls, scale, list of settings dicts, function settings -> fit)."""
+    if kind == "hidden_units":
+        data = fits.curve_data()
+        options = fits.HIDDEN_UNITS_OPTIONS
+        state = {"units": 8, "layers": 1, "activation": "relu", "seed": 0, "options": options,
+                 "data": {name: np.round(data[name], 3).tolist() for name in ("x_train", "y_train", "x", "y_true")}}
+        key = ["activation", "layers", "units", "seed"]
+        settings = [dict(zip(key, values)) for values in itertools.product(*(options[name] for name in key))]
+        return state, key, {"y": 100, "log10_loss": 100}, settings, lambda s: fits.run_hidden_units(data=data, **s)
+    if kind == "activation":
+        options = fits.activation_options()
+        state = {"activation": "sigmoid", "param": None, "options": options, "data": fits.activation_data()}
+        settings = [{"activation": name, "param": param} for name in options["activation"]
+                    for param in options["param"].get(name, [None])]
+        return state, ["activation", "param"], {"f": 1000, "df": 1000}, settings, lambda s: fits.run_activation(**s)
+    if kind == "regularization":
+        data = fits.classification_data()
+        options = fits.REGULARIZATION_OPTIONS
+        state = {"l2": 0.0, "drop_prob": 0.0, "seed": 0, "options": options, "data": {
+            "x_train": np.round(data["x_train"], 3).tolist(), "y_train": data["y_train"].tolist(),
+            "x_test": np.round(data["x_test"], 3).tolist(), "y_test": data["y_test"].tolist(),
+            "range": fits.REGION_RANGE, "grid": fits.NUM_REGION}}
+        key = ["l2", "drop_prob", "seed"]
+        settings = [dict(zip(key, values)) for values in itertools.product(*(options[name] for name in key))]
+        return state, key, {"log10_loss": 100}, settings, lambda s: fits.run_regularization(data=data, **s)
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def build(kind, only=None, progress=False):
+    """The whole JSON document for ``kind``; ``only`` (a list of keys) computes just those fits."""
+    state, key, scale, settings, run = spec(kind)
+    wanted = [s for s in settings if only is None or fit_key(s, key) in only]
+    computed = {}
+    start = time.perf_counter()
+    for index, setting in enumerate(wanted, 1):
+        computed[fit_key(setting, key)] = _quantize(run(setting), scale)
+        if progress and index % 20 == 0:
+            print(f"  {kind}: {index}/{len(wanted)} fits, {time.perf_counter() - start:.0f} s", flush=True)
+    state["fit"] = computed.get(fit_key(state, key), {})
+    return {"kind": kind, "state": state, "key": key, "scale": scale, "fits": computed}
+
+
+def all_keys(kind):
+    _, key, _, settings, _ = spec(kind)
+    return [fit_key(s, key) for s in settings]
+
+
+def dumps(document):
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Precompute the static explorers' fits.")
+    parser.add_argument("kinds", nargs="*", metavar="kind", help=f"any of {', '.join(KINDS)} (default: all)")
+    args = parser.parse_args()
+    for kind in args.kinds:
+        if kind not in KINDS:
+            parser.error(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    for kind in args.kinds or KINDS:
+        start = time.perf_counter()
+        text = dumps(build(kind, progress=True))
+        (DATA_DIR / f"{kind}.json").write_text(text + "\n")
+        print(f"{kind}: {len(text) / 1024:.0f} KiB in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

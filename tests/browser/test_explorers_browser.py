@@ -1,0 +1,84 @@
+"""The explorers on the built website, driven from the keyboard in headless Chromium.
+
+For every page that shows an explorer: each control, moved one step with an
+arrow key, must change the picture and the text readout, with no console error
+and no request to another host (the `open_page` fixture records both).
+"""
+import pytest
+
+from book_toc import SITE
+
+pytestmark = pytest.mark.browser
+
+ALL_DRAWN_JS = "() => [...document.querySelectorAll('.nn-explorer')].every((host) => host.querySelector('svg'))"
+VISIBLE_CONTROLS = "input[type=range]:not([hidden] *), select:not([hidden] *)"
+
+
+def explorer_pages():
+    """Built pages holding an explorer; the explorers page alone if the site is not built yet."""
+    pages = sorted(
+        path.relative_to(SITE).as_posix()
+        for path in (SITE / "book").glob("*.html")
+        if 'class="nn-explorer"' in path.read_text(encoding="utf-8")
+    ) if (SITE / "book").is_dir() else []
+    return pages or ["book/explorers.html"]
+
+
+def drawing(host):
+    """What the explorer shows: its SVG's markup, its readout and its accessible title."""
+    return {
+        "svg": host.locator("svg").inner_html(),
+        "readout": host.locator("[aria-live]").inner_text(),
+        "title": host.locator("svg title").text_content(),
+    }
+
+
+def step(page, control):
+    """Focus a control and move it one step, as a keyboard user would."""
+    control.focus()
+    page.keyboard.press("ArrowDown" if control.evaluate("node => node.tagName") == "SELECT" else "ArrowRight")
+
+
+def assert_step_redraws(page, host, control):
+    label = control.evaluate("node => node.labels[0].textContent")
+    before = drawing(host)
+    step(page, control)
+    after = drawing(host)
+    assert after["svg"] != before["svg"], f"{label}: the picture did not change"
+    assert after["readout"] != before["readout"], f"{label}: the readout did not change"
+    assert after["title"] != before["title"], f"{label}: the SVG's description did not change"
+
+
+@pytest.mark.parametrize("path", explorer_pages())
+def test_every_control_redraws_from_the_keyboard(open_page, path):
+    page, problems = open_page(path)
+    page.wait_for_function(ALL_DRAWN_JS)
+    hosts = page.locator(".nn-explorer").all()
+    assert hosts, "no explorer on the page"
+    for host in hosts:
+        for control in host.locator(VISIBLE_CONTROLS).all():
+            assert_step_redraws(page, host, control)
+        if host.get_attribute("data-explorer") == "activation":
+            # The parameter slider appears for activations that have one: step to leaky ReLU.
+            select, param = host.locator("select"), host.locator("input[name=param]")
+            for _ in range(len(select.locator("option").all())):
+                if param.is_visible():
+                    break
+                step(page, select)
+            assert param.is_visible(), "no activation showed a parameter slider"
+            assert_step_redraws(page, host, param)
+    assert not problems, problems.report()
+
+
+@pytest.mark.parametrize("path", explorer_pages())
+def test_explorers_are_labelled_for_screen_readers(open_page, path):
+    page, problems = open_page(path)
+    page.wait_for_function(ALL_DRAWN_JS)
+    for host in page.locator(".nn-explorer").all():
+        svg = host.locator("svg")
+        assert svg.get_attribute("role") == "img"
+        assert "test" in svg.locator("title").text_content() or "derivative" in svg.locator("title").text_content()
+        assert host.locator("[aria-live=polite]").inner_text().strip()
+        for control in host.locator("input, select").all():
+            assert control.evaluate("node => node.labels.length") == 1, "a control without a label"
+    assert not problems, problems.report()

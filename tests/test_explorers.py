@@ -1,0 +1,223 @@
+"""The explorers' Python side: static HTML, live widgets (training, cancelling, caching), data files.
+
+The browser side is tested on the built site in tests/browser/test_explorers_browser.py.
+"""
+import json
+import time
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+
+import explorers
+from explorers import fits, precompute
+from explorers.widgets import ActivationExplorer, HiddenUnitsExplorer, RegularizationExplorer
+
+DATA = precompute.DATA_DIR
+
+
+def stored(kind):
+    return json.loads((DATA / f"{kind}.json").read_text())
+
+
+def record_fits(widget):
+    """A list that receives every value the widget's `fit` trait takes from now on."""
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="fit")
+    return seen
+
+
+# --- How a chapter cell displays -----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", explorers.KINDS)
+def test_outside_jupyter_the_call_gives_the_websites_html(kind, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    shown = getattr(explorers, kind)()
+    html = shown._repr_html_()
+    assert isinstance(shown, explorers.StaticExplorer)
+    assert '<script type="module">' in html
+    assert '_static/explorers.js"' in html
+    assert f'_static/explorers-data/{kind}.json"' in html
+    assert f'id="{shown.element_id}"' in html and f'getElementById("{shown.element_id}")' in html
+
+
+def test_each_static_explorer_gets_its_own_element_id(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert explorers.hidden_units().element_id != explorers.hidden_units().element_id
+
+
+def test_a_notebook_kernel_of_a_jupyter_server_gets_the_live_widget(monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "book/08_architecture.ipynb")
+    widget = explorers.activation()
+    widget.wait()
+    assert isinstance(widget, ActivationExplorer)
+
+
+def test_initial_controls_without_a_kernel_fail_with_a_hint(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    with pytest.raises(ValueError, match="live=True"):
+        explorers.hidden_units(units=4)
+
+
+# --- Live widgets ---------------------------------------------------------------------------
+
+def test_hidden_units_widget_trains_to_the_end_and_reports_what_it_draws():
+    widget = HiddenUnitsExplorer(units=16)
+    assert widget.wait()
+    fit = widget.fit
+    assert fit["epoch"] == fit["epochs"] == fits.CURVE_EPOCHS
+    assert len(fit["y"]) == len(widget.data["x"]) == fits.NUM_CURVE
+    assert fit["params"] == 3 * 16 + 1  # 16 weights, 16 biases in, 16 weights + 1 bias out
+    assert 0 < len(fit["hinges"]) <= 16 and all(-10 <= x <= 10 for x in fit["hinges"])
+    assert fit["loss_epochs"][-1] == fits.CURVE_EPOCHS and len(fit["log10_loss"]) == len(fit["loss_epochs"])
+
+
+def test_changing_the_units_redraws_during_training_and_improves_the_fit():
+    widget = HiddenUnitsExplorer(units=1)
+    widget.wait()
+    before = widget.fit
+    seen = record_fits(widget)
+    widget.units = 16
+    widget.wait()
+    assert len(seen) >= 2, "expected a first redraw while training, then the final fit"
+    assert seen[0]["epoch"] < fits.CURVE_EPOCHS and seen[-1]["epoch"] == fits.CURVE_EPOCHS
+    assert seen[-1]["y"] != before["y"]
+    assert seen[-1]["test_mse"] < before["test_mse"]
+
+
+def test_a_new_setting_cancels_the_running_fit():
+    widget = HiddenUnitsExplorer(units=64, layers=4, activation="swish")
+    time.sleep(0.05)
+    slow_fit = widget._thread
+    seen = record_fits(widget)
+    widget.units = 1
+    slow_fit.join(2.0)
+    assert not slow_fit.is_alive(), "the cancelled fit kept training"
+    widget.wait()
+    small = 3 * 1 + 1 + 3 * (1 * 1 + 1)  # 1-1-1-1-1-1 network
+    first_small = next(i for i, fit in enumerate(seen) if fit["params"] == small)
+    assert all(fit["params"] == small for fit in seen[first_small:]), "the cancelled fit drew after the new one"
+    assert widget.fit["params"] == small and widget.fit["epoch"] == fits.CURVE_EPOCHS
+    assert list(widget.cache) == [tuple(widget.settings().items())], "a cancelled fit was cached"
+
+
+def test_a_setting_seen_before_is_shown_from_the_cache_without_training():
+    widget = HiddenUnitsExplorer(units=2)
+    widget.wait()
+    first = widget.fit
+    widget.units = 3
+    widget.wait()
+    thread = widget._thread
+    widget.units = 2
+    assert widget.fit is first, "the cached fit should be shown at once"
+    assert widget._thread is thread, "no new training should start"
+
+
+def test_two_controls_changed_together_start_one_fit():
+    widget = HiddenUnitsExplorer(units=2)
+    widget.wait()
+    runs = []
+    run = widget._run
+    widget._run = lambda settings, report: (runs.append(settings), run(settings, report))[1]
+    with widget.hold_trait_notifications():  # how ipywidgets applies one message from the browser
+        widget.units, widget.layers = 4, 2
+    widget.wait()
+    assert runs == [widget.settings()]
+    assert widget.fit["params"] == 1 * 4 + 4 + 4 * 4 + 4 + 4 + 1
+
+
+def test_live_fit_equals_the_websites_precomputed_fit():
+    widget = HiddenUnitsExplorer(units=16, layers=1, activation="relu", seed=0)
+    widget.wait()
+    doc = stored("hidden_units")
+    assert precompute._quantize(widget.fit, doc["scale"]) == doc["fits"]["relu|1|16|0"]
+
+
+def test_activation_widget_follows_its_activation_and_parameter():
+    widget = ActivationExplorer(activation="sigmoid")
+    widget.wait()
+    assert widget.fit["df_max"] == pytest.approx(0.25, abs=1e-3)
+    assert widget.fit["saturated_fraction"] > 0.3
+    widget.activation, widget.param = "leaky_relu", 0.2
+    widget.wait()
+    assert min(widget.fit["df"]) == pytest.approx(0.2)
+    assert widget.fit["saturated_fraction"] == 0.0
+
+
+def test_regularization_widget_redraws_regions_for_a_new_l2():
+    widget = RegularizationExplorer()
+    widget.wait()
+    before = widget.fit
+    assert len(before["regions"]) == fits.NUM_REGION**2
+    widget.l2 = 0.03
+    widget.wait()
+    after = widget.fit
+    assert after["regions"] != before["regions"]
+    assert after["weight_norm"] < before["weight_norm"]
+
+
+def test_the_live_explorer_runs_in_a_real_jupyter_kernel():
+    """nbclient drives an ipykernel: the widget trains there and a wider net fits better."""
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(
+            "import explorers\n"
+            "widget = explorers.hidden_units(live=True, units=2)\n"
+            "widget.wait()\n"
+            "before = widget.fit['test_mse']\n"
+            "widget"
+        ),
+        nbformat.v4.new_code_cell(
+            "widget.units = 16\n"
+            "widget.wait()\n"
+            "after = widget.fit['test_mse']\n"
+            "print(widget.fit['params'], widget.fit['epoch'], after < before)"
+        ),
+    ])
+    NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+    view = notebook.cells[0].outputs[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in view
+    assert notebook.cells[1].outputs[0]["text"].split() == ["49", str(fits.CURVE_EPOCHS), "True"]
+    states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    model = states[view["application/vnd.jupyter.widget-view+json"]["model_id"]]["state"]
+    assert model["units"] == 16 and model["fit"]["params"] == 49
+
+
+# --- The website's data files ---------------------------------------------------------------
+
+def test_javascript_keys_are_built_the_way_javascript_prints_numbers():
+    assert [precompute.js_str(v) for v in (0.0, 1.0, 16, 0.0003, 0.25, None, "relu")] == [
+        "0", "1", "16", "0.0003", "0.25", "null", "relu"]
+    with pytest.raises(ValueError):
+        precompute.js_str(1e-5)
+
+
+@pytest.mark.parametrize("kind", explorers.KINDS)
+def test_data_file_holds_every_setting_and_stays_under_a_megabyte(kind):
+    path = DATA / f"{kind}.json"
+    doc = json.loads(path.read_text())
+    assert path.stat().st_size < 1_000_000
+    assert sorted(doc["fits"]) == sorted(precompute.all_keys(kind))
+    assert doc["state"]["fit"] == doc["fits"][precompute.fit_key(doc["state"], doc["key"])]
+
+
+SAMPLE = {"hidden_units": 3, "activation": 27, "regularization": 2}
+
+
+@pytest.mark.parametrize("kind", explorers.KINDS)
+def test_regenerating_a_sample_of_the_data_gives_the_same_numbers(kind):
+    """A seeded random sample of the fits, recomputed and compared exactly (the full check is slow)."""
+    keys = precompute.all_keys(kind)
+    sample = sorted(np.random.default_rng(2026).choice(keys, size=min(SAMPLE[kind], len(keys)), replace=False))
+    fresh = json.loads(precompute.dumps(precompute.build(kind, only=sample)))
+    doc = stored(kind)
+    assert {key: doc["fits"][key] for key in sample} == fresh["fits"]
+    assert {k: v for k, v in doc["state"].items() if k != "fit"} == {
+        k: v for k, v in fresh["state"].items() if k != "fit"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", explorers.KINDS)
+def test_regenerating_all_the_data_gives_the_same_file(kind):
+    """Every fit recomputed (about 10 minutes for hidden_units): the committed file is current."""
+    assert precompute.dumps(precompute.build(kind)) + "\n" == (DATA / f"{kind}.json").read_text()
