@@ -146,6 +146,8 @@ def _grade(settings, course, student, result):
         if problem:
             flags.append((problem.kind, problem.detail))
     if data is None:
+        # A student with no folder for this assignment did not submit: report, but no gradebook row.
+        result["record"] = folder.is_dir()
         result["parts"] = {part.grade_id: _part_row(part, 0.0, ["no readable notebook was submitted"], "not run")
                            for part in course.parts}
         _write_feedback(settings, course, student, result, [])
@@ -283,7 +285,8 @@ def run(settings):
 
 def _record(writer, settings, course, result):
     """Write one student's scores (only graded ones; never after an internal error)."""
-    if not result["parts"] or any(kind == "internal-error" for kind, _ in result["flags"]):
+    if not result["parts"] or not result.get("record", True) or \
+            any(kind == "internal-error" for kind, _ in result["flags"]):
         return
     scores = {grade_id: row["score"] for grade_id, row in result["parts"].items()}
     kept = writer.record(settings.assignment, course.template.name, result["student"], scores)

@@ -7,9 +7,10 @@ A message is one frame on a pipe::
 
 Values travel as a small tagged tree. Scalars (None, bool, int, float, str) are themselves;
 ``{"t": [...]}`` is a tuple, ``{"l": [...]}`` a list, ``{"d": [[key, value], ...]}`` a dict
-with str or int keys, ``{"a": i}`` the i-th array of the frame and ``{"h": n}`` an opaque
-object that stays in the worker (a cache, say): the judge holds a ``Handle`` and passes it
-back. Arrays are read with ``np.load(allow_pickle=False)``, so nothing the worker sends
+with str or int keys, ``{"a": i}`` the i-th array of the frame, ``{"g": [name, state]}`` a
+``numpy.random.Generator`` (its bit generator's name and state, so the student's function
+draws exactly what it would have drawn in the notebook) and ``{"h": n}`` an opaque object
+that stays in the worker (a cache, say): the judge holds a ``Handle`` and passes it back. Arrays are read with ``np.load(allow_pickle=False)``, so nothing the worker sends
 can run code in the judge; sizes, depth and node counts are capped.
 """
 import io
@@ -22,6 +23,7 @@ import numpy as np
 MAX_FRAME_BYTES = 64 * 2**20
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _LENGTH = struct.Struct(">Q")
 
 
@@ -60,6 +62,9 @@ def encode(value, arrays, make_handle=None, _depth=0):
         return {"a": len(arrays) - 1}
     if isinstance(value, (np.bool_, np.integer, np.floating)):
         return value.item()
+    if type(value) is np.random.Generator and type(value.bit_generator).__name__ in BIT_GENERATORS:
+        state = encode(value.bit_generator.state, arrays, None, _depth + 1)
+        return {"g": [type(value.bit_generator).__name__, state]}
     if type(value) in (tuple, list):
         items = [encode(item, arrays, make_handle, _depth + 1) for item in value]
         return {"t": items} if type(value) is tuple else {"l": items}
@@ -89,6 +94,13 @@ def decode(tree, arrays, resolve_handle=None):
         (tag, body), = node.items()
         if tag == "a" and type(body) is int and 0 <= body < len(arrays):
             return arrays[body]
+        if tag == "g" and type(body) is list and len(body) == 2 and body[0] in BIT_GENERATORS:
+            bit_generator = getattr(np.random, body[0])()
+            try:
+                bit_generator.state = walk(body[1], depth + 1)
+            except (TypeError, ValueError, KeyError) as error:
+                raise ProtocolError(f"malformed generator state: {error}") from None
+            return np.random.Generator(bit_generator)
         if tag == "h" and type(body) is int:
             return resolve_handle(body) if resolve_handle else Handle(body)
         if tag in ("t", "l") and type(body) is list:

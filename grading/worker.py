@@ -116,6 +116,25 @@ class BlockNnlibImport:
         return None
 
 
+class DeferPyplot:
+    """Meta path finder: ``matplotlib.pyplot`` is executed on first use, not on import.
+
+    nnlib (imported by every assignment's set-up cell) imports pyplot at import time,
+    about half a second of CPU per worker, though grading never plots; a student's code
+    that does plot loads it on first use, unchanged.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "matplotlib.pyplot":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
 class Worker:
     def __init__(self, config):
         self.config = config
@@ -267,6 +286,7 @@ def _identifier(name):
 def main():
     config = json.loads(sys.argv[1])
     apply_limits(config["limits"])
+    sys.meta_path.insert(0, DeferPyplot())
     for name in ("SIGINT", "SIGTERM", "SIGPIPE"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     Worker(config).serve()

@@ -24,13 +24,13 @@ def load(path):
     return json.loads(Path(path).read_text())
 
 
-def release_notebook():
-    return load(REPO / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+def release_notebook(assignment=ASSIGNMENT):
+    return load(REPO / "exercises" / assignment / f"{assignment}.ipynb")
 
 
-def solution_answers():
+def solution_answers(assignment=ASSIGNMENT):
     """{answer grade_id: the instructor's code without solution markers}."""
-    source = load(REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    source = load(REPO / "solutions" / assignment / f"{assignment}.ipynb")
     answers = {}
     for cell in source["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
@@ -48,13 +48,13 @@ def code_cell(source, metadata=None):
             "source": source}
 
 
-def answered(replace=None, add_after=None, answers=None):
+def answered(replace=None, add_after=None, answers=None, assignment=ASSIGNMENT):
     """The released notebook with answers filled in.
 
     replace: {answer grade_id: code}; add_after: {grade_id: [code, ...]} new cells (no metadata).
     """
-    nb = release_notebook()
-    answers = dict(answers or solution_answers(), **(replace or {}))
+    nb = release_notebook(assignment)
+    answers = dict(answers or solution_answers(assignment), **(replace or {}))
     cells = []
     for cell in nb["cells"]:
         grade_id = _grade_id(cell)
@@ -90,13 +90,13 @@ class Case:
     about: str = ""
 
 
-def submit(nb, filename=f"{ASSIGNMENT}.ipynb"):
+def submit(nb, filename=None, assignment=ASSIGNMENT):
     """A builder writing notebook ``nb`` (a dict, or raw text) as the student's submission."""
     def build(course_dir, student):
-        folder = course_dir / "submitted" / student / ASSIGNMENT
+        folder = course_dir / "submitted" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
         text = nb if isinstance(nb, str) else json.dumps(nb, indent=1)
-        (folder / filename).write_text(text)
+        (folder / (filename or f"{assignment}.ipynb")).write_text(text)
     return build
 
 
@@ -413,4 +413,27 @@ def cases(course_dir):
         Case("network", submit(answered({"answer_relu_forward": NETWORK_PROBE})), full()),
         Case("mutates-inputs", submit(answered({"answer_affine_forward": MUTATING_AFFINE})),
              zero("affine_forward", "two_layer_net")),
+    ]
+
+
+# --------------------------------------------------------------------------- dropout
+
+DROPOUT_POINTS = {"dropout_forward": 3, "dropout_backward": 2, "l2_penalty": 2}
+RESEEDING_DROPOUT = fn("""
+    def dropout_forward(x, drop_prob, training, rng):
+        np.random.seed(0)
+        np.random.random(10)
+        if not training or drop_prob == 0.0:
+            return x.copy(), None
+        scale = (rng.random(x.shape) >= drop_prob) / (1.0 - drop_prob)
+        return x * scale, scale
+""")
+
+
+def dropout_cases():
+    """Dropout code that reseeds numpy's global generator is graded like the reference."""
+    return [
+        Case("reference", submit(answered(assignment="dropout"), assignment="dropout"), dict(DROPOUT_POINTS)),
+        Case("reseeds-numpy", submit(answered({"answer_dropout_forward": RESEEDING_DROPOUT}, assignment="dropout"),
+                                     assignment="dropout"), dict(DROPOUT_POINTS)),
     ]
