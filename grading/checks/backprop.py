@@ -156,7 +156,7 @@ def softmax_cross_entropy_cases(call, hidden):
             check_unchanged(scores, given_scores, "scores", "softmax_cross_entropy")
             check_unchanged(y, given_y, "y", "softmax_cross_entropy")
             expected_loss, expected_grad = reference_softmax_cross_entropy(scores, y)
-            loss = _checked_loss(loss, nonfinite)
+            loss = checked_loss(loss, nonfinite)
             compare(loss, expected_loss, "loss", causes=[
                 ("the loss is summed over the batch instead of averaged (missing 1/N)", expected_loss * n)])
             compare(dscores, expected_grad, "dscores", nonfinite=nonfinite, causes=[
@@ -176,7 +176,8 @@ check_softmax_cross_entropy = part("softmax_cross_entropy", ("softmax_cross_entr
     softmax_cross_entropy_cases)
 
 
-def _checked_loss(loss, nonfinite):
+def checked_loss(loss, nonfinite):
+    """The returned loss as a float; when it is NaN or infinite, name the likely cause ``nonfinite``."""
     try:
         return as_checked_float(loss, "loss")
     except CheckFailed as failure:

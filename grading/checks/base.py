@@ -17,8 +17,20 @@ and returning the same kinds. So a check must:
 
 ``hidden=False`` runs the learner-visible self-check; ``hidden=True`` runs the
 grading cases (more seeds, stability cases). The grade comes from hidden=True.
+
+Checks are written as case generators with the ``part`` decorator: each case is one
+input set, the part's fraction is the share of cases passed (partial credit within a
+part for the judge; nbgrader gives a test cell all or nothing), and ``report`` runs a
+part on a notebook's ``globals()`` from its test cell. ``nnlib_tripwire`` makes a
+graded function that calls nnlib score 0 for its part.
 """
+import contextlib
 import dataclasses
+import functools
+import inspect
+import sys
+import types
+import warnings
 
 import numpy as np
 
@@ -66,17 +78,6 @@ def as_checked_array(value, expected_shape, what):
         raise CheckFailed(f"{what} contains NaN or infinity")
     return array
 
-
-# --------------------------------------------------------------------------------------
-# Running a part: student calls, partial credit, and the nnlib tripwire.
-# --------------------------------------------------------------------------------------
-
-import contextlib
-import functools
-import inspect
-import sys
-import types
-import warnings
 
 _NNLIB = "nnlib"
 
@@ -288,10 +289,6 @@ def report(part_, namespace, hidden=False):
     print(f"{part_.grade_id}: {kind} {result.fraction:.0%} of cases passed\n{lines}")
     raise AssertionError(f"{part_.grade_id}: {result.fraction:.0%} of the {kind} passed\n{lines}")
 
-
-# --------------------------------------------------------------------------------------
-# Helpers for checks: unpacking untrusted results and explaining mismatches.
-# --------------------------------------------------------------------------------------
 
 
 def relative_error(got, expected):

@@ -11,7 +11,7 @@ from nnlib.gradcheck import numerical_gradient
 from nnlib.losses import binary_cross_entropy_with_logits, mse as reference_mse
 
 from . import base
-from .backprop import _checked_loss, softmax_cross_entropy_cases
+from .backprop import checked_loss, softmax_cross_entropy_cases
 from .base import check_unchanged, compare, part, unpack
 
 VISIBLE_SEEDS = (0,)
@@ -34,7 +34,7 @@ def _loss_case(call, function, reference, prediction, target, nonfinite=None, va
         check_unchanged(prediction, given_prediction, "the prediction", function)
         check_unchanged(target, given_target, "the target", function)
         expected_loss, expected_grad = reference(prediction, target)
-        loss = _checked_loss(loss, nonfinite)
+        loss = checked_loss(loss, nonfinite)
         compare(loss, expected_loss, "loss", tol=1e-7, causes=[(d, c(expected_loss)) for d, c in value_causes])
         compare(grad, expected_grad, "gradient", tol=1e-7, nonfinite=nonfinite,
                 causes=[(d, c(expected_grad)) for d, c in grad_causes])
