@@ -335,8 +335,10 @@ const RENDERERS = { hidden_units: renderHiddenUnits, activation: renderActivatio
 
 function render({ model, el: host }) {
   if (!document.getElementById("nnx-style")) el("style", { id: "nnx-style" }, document.head, STYLE);
-  // data-lm-suppress-shortcuts: in JupyterLab, arrow keys move the slider, not the cell selection.
-  const root = el("div", { class: "nnx", "data-lm-suppress-shortcuts": "true" }, host);
+  const root = el("div", { class: "nnx" }, host);
+  // Arrow keys belong to the controls: JupyterLab's notebook would otherwise take
+  // them (and cancel the slider's step) on their way up.
+  root.addEventListener("keydown", (event) => event.stopPropagation());
   RENDERERS[model.get("kind")](model, root);
   return () => root.remove();
 }
