@@ -37,7 +37,7 @@ class Identity(Activation):
         return z
 
     def derivative(self, z):
-        return np.ones_like(z)
+        return np.ones_like(z, dtype=np.float64)
 
 
 class Step(Activation):
@@ -50,10 +50,10 @@ class Step(Activation):
     name = "step"
 
     def value(self, z):
-        return (z >= 0).astype(np.float64)
+        return (np.asarray(z) >= 0).astype(np.float64)
 
     def derivative(self, z):
-        return np.zeros_like(z)
+        return np.zeros_like(z, dtype=np.float64)
 
 
 class Sigmoid(Activation):
@@ -93,7 +93,7 @@ class ReLU(Activation):
         return np.maximum(z, 0.0)
 
     def derivative(self, z):
-        return (z > 0).astype(np.float64)
+        return (np.asarray(z) > 0).astype(np.float64)
 
 
 class LeakyReLU(Activation):

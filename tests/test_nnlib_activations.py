@@ -74,3 +74,10 @@ def test_unknown_activation_lists_the_valid_names():
 def test_bad_activation_parameters_are_refused(make):
     with pytest.raises(ValueError, match="slope|alpha"):
         make()
+
+
+@pytest.mark.parametrize("activation", DIFFERENTIABLE + [activations.Step()], ids=repr)
+def test_scalars_work_like_arrays(activation):
+    for z in (-3.0, 2.0):
+        assert float(activation.value(z)) == pytest.approx(float(activation.value(np.array([z]))[0]))
+        assert float(activation.derivative(z)) == pytest.approx(float(activation.derivative(np.array([z]))[0]))
