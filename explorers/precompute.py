@@ -66,7 +66,7 @@ def spec(kind):
     if kind == "hidden_units":
         data = fits.curve_data()
         options = fits.HIDDEN_UNITS_OPTIONS
-        state = {"units": 8, "layers": 1, "activation": "relu", "seed": 0, "options": options,
+        state = {"units": 16, "layers": 1, "activation": "relu", "seed": 0, "options": options,
                  "data": {name: np.round(data[name], 3).tolist() for name in ("x_train", "y_train", "x", "y_true")}}
         key = ["activation", "layers", "units", "seed"]
         settings = [dict(zip(key, values)) for values in itertools.product(*(options[name] for name in key))]

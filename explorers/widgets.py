@@ -102,7 +102,7 @@ class LiveExplorer(anywidget.AnyWidget):
 class HiddenUnitsExplorer(LiveExplorer):
     """Fit y = x sin(x) with a chosen width, depth, activation and seed (chapter 8)."""
 
-    units = traitlets.Int(8).tag(sync=True, control=True)
+    units = traitlets.Int(16).tag(sync=True, control=True)
     layers = traitlets.Int(1).tag(sync=True, control=True)
     activation = traitlets.Unicode("relu").tag(sync=True, control=True)
     seed = traitlets.Int(0).tag(sync=True, control=True)

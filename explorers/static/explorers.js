@@ -13,7 +13,7 @@
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
 const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE = `
-.nnx { font: 14px/1.4 system-ui, sans-serif; margin: 0.5em 0 1em; }
+.nnx { font: 14px/1.4 system-ui, sans-serif; margin: 0.5em 0 1em; contain: content; }
 .nnx-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1.4em; margin-bottom: 0.4em; }
 .nnx-control { display: flex; align-items: center; gap: 0.4em; }
 .nnx-control input[type=range] { width: 9em; }
@@ -280,19 +280,15 @@ function renderRegularization(model, root) {
   const data = model.get("data");
   const r = data.range;
   const p = panel(svg, [50, 10, 290, 290], [-r, r], [-r, r], "x1", "x2", [-1, 0, 1], [-1, 0, 1]);
-  const size = 290 / data.grid;
-  // Opaque tints (the class colour mixed with white), so overlapping cells show no seams.
-  const tint = (hex, amount) => {
-    const mix = (i) => Math.round(255 + amount * (parseInt(hex.slice(i, i + 2), 16) - 255));
-    return `rgb(${mix(1)},${mix(3)},${mix(5)})`;
-  };
-  const cells = [];
-  for (let row = 0; row < data.grid; row += 1) {
-    for (let col = 0; col < data.grid; col += 1) {
-      cells.push(svgEl("rect", { x: (50 + col * size).toFixed(2), y: (10 + row * size).toFixed(2),
-        width: (size + 0.3).toFixed(2), height: (size + 0.3).toFixed(2) }, p.plot));
-    }
-  }
+  // The regions are one small image, a pixel per grid cell, stretched over the panel:
+  // one image update per redraw instead of thousands of SVG elements.
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = data.grid;
+  const context = canvas.getContext("2d");
+  const pixels = context.createImageData(data.grid, data.grid);
+  const regions = svgEl("image", { x: 50, y: 10, width: 290, height: 290, preserveAspectRatio: "none" }, p.plot);
+  const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const classColours = [rgb(PALETTE[0]), rgb(PALETTE[1])];
   // Class 0: blue circles; class 1: orange squares. Test points hollow.
   const marker = (x, y, label, parent, hollow) => {
     const common = hollow
@@ -311,10 +307,16 @@ function renderRegularization(model, root) {
 
   const draw = () => {
     const fit = model.get("fit");
-    for (let i = 0; i < cells.length; i += 1) {
+    for (let i = 0; i < fit.regions.length; i += 1) {
+      // The class colour mixed with white: strong where the network is sure, pale near 50%.
       const prob = (parseInt(fit.regions[i], 16) + 0.5) / 16;
-      cells[i].setAttribute("fill", tint(prob < 0.5 ? PALETTE[0] : PALETTE[1], 0.08 + 0.6 * Math.abs(prob - 0.5)));
+      const colour = classColours[prob < 0.5 ? 0 : 1];
+      const amount = 0.08 + 0.6 * Math.abs(prob - 0.5);
+      for (let c = 0; c < 3; c += 1) pixels.data[4 * i + c] = Math.round(255 + amount * (colour[c] - 255));
+      pixels.data[4 * i + 3] = 255;
     }
+    context.putImageData(pixels, 0, 0);
+    regions.setAttribute("href", canvas.toDataURL());
     drawLoss(fit);
     const gap = fit.train_accuracy - fit.test_accuracy;
     const status = fit.epoch < fit.epochs ? `training, epoch ${fit.epoch} of ${fit.epochs}` : `after ${fit.epochs} epochs`;
