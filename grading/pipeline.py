@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -113,6 +114,16 @@ def discover_students(root, assignment):
 # --------------------------------------------------------------------------- one student
 
 _FORKED = {}  # what pool processes inherit at fork: the Course (its checks cannot be pickled)
+
+
+def _die_with_parent():
+    """Pool processes (and so their sandboxes) die when the grader dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _grade_in_pool(settings, student):
@@ -263,7 +274,8 @@ def run(settings):
     results = {}
     context = multiprocessing.get_context("fork")
     _FORKED["course"] = course
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
+                                                initializer=_die_with_parent) as pool:
         futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
         for future in concurrent.futures.as_completed(futures):
             student = futures[future]

@@ -3,8 +3,9 @@
 The sandbox sees the system (/usr), the Python install and the course environment, the
 ``nnlib`` and ``grading`` packages, all read-only, and one writable folder: the
 submission's scratch copy, mounted as the home directory (and /tmp). It has no network,
-its own process and IPC namespaces, an unprivileged user (nobody), no environment but a
-few variables set here, and it dies with the judge. The worker then lowers its own
+its own process and IPC namespaces, an unprivileged user (a user namespace's nobody, or
+for a root grader a dedicated uid set by ``setpriv`` with every capability dropped), no
+environment but a few variables set here, and it dies with the judge. The worker then lowers its own
 resource limits (memory, CPU time, file size, processes) before running student code.
 
 ``use_bwrap=False`` (``--no-sandbox``) runs the same worker as a plain child process,
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 
 BWRAP = "/usr/bin/bwrap"
+SETPRIV = "/usr/bin/setpriv"
+FIRST_SANDBOX_UID = 60000
 # Inside the sandbox the course looks like /course/grading (read-only) next to
 # /course/submission (the scratch copy of the submission: home and working folder), so a
 # notebook that looks for grading/ in its parent folders finds it.
@@ -125,10 +128,23 @@ def worker_command(scratch, config_json, use_bwrap=True):
     if not use_bwrap:
         env = _environment(str(scratch), str(scratch.parent))
         return [sys.executable, "-m", "grading.worker", config_json], env, str(scratch)
-    args = [BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    uid = sandbox_uid()
+    if uid is None:  # not root: an unprivileged user namespace, nobody inside
+        args = [BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+                "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    else:  # root: no user namespace; setpriv below drops to an unprivileged uid
+        args = [BWRAP, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
     _bind_system(args)
-    for tree in _read_only_trees():
+    trees = _read_only_trees()
+    # Folders bwrap would create on the way to a mount point get mode 0700; the sandbox's
+    # uid must be able to pass through them (0711) and to list /course (0755).
+    ancestors = sorted({parent for tree in trees for parent in tree.parents if parent != Path("/")},
+                       key=lambda path: len(path.parts))
+    for folder in ancestors:
+        args += ["--perms", "0711", "--dir", str(folder)]
+    args += ["--perms", "0755", "--dir", SANDBOX_COURSE]
+    for tree in trees:
         args += ["--ro-bind", str(tree), str(tree)]
     args += ["--proc", "/proc", "--dev", "/dev",
              "--bind", str(scratch), SANDBOX_HOME,
@@ -137,14 +153,40 @@ def worker_command(scratch, config_json, use_bwrap=True):
     args += ["--ro-bind", str(GRADING_DIR), f"{SANDBOX_COURSE}/grading"]
     for name, value in _environment(SANDBOX_HOME, SANDBOX_COURSE).items():
         args += ["--setenv", name, value]
+    if uid is not None:
+        args += ["--", SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs", "--"]
     args += [sys.executable, "-m", "grading.worker", config_json]
     return args, {}, str(scratch)
+
+
+def sandbox_uid():
+    """The unprivileged uid a root grader runs student code as (None when not root).
+
+    Root's processes are exempt from RLIMIT_NPROC even in a user namespace mapped to root,
+    so a root grader gives each of its processes its own unused uid instead: the process
+    limit then counts that sandbox's processes only.
+    """
+    if os.geteuid() != 0 or not os.access(SETPRIV, os.X_OK):
+        return None
+    return FIRST_SANDBOX_UID + os.getpid() % 5000
+
+
+def hand_over(scratch):
+    """Give the scratch folder to the sandbox's uid (root graders only)."""
+    uid = sandbox_uid()
+    if uid is None:
+        return
+    for path in [scratch, *scratch.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)
 
 
 def start_worker(scratch, config, pass_fds, log_file, use_bwrap=True):
     """Start the worker; ``config`` is JSON-able and tells it its pipe descriptors and limits."""
     import json
 
+    if use_bwrap:
+        hand_over(scratch)
     argv, env, cwd = worker_command(scratch, json.dumps(config), use_bwrap)
     return subprocess.Popen(argv, env=env, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
                             stdout=log_file, stderr=log_file, start_new_session=True)

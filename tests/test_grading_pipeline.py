@@ -135,6 +135,13 @@ def test_every_score_stays_within_its_points_and_no_row_is_duplicated(graded):
 
 
 @pytest.mark.timeout(1200)
+def test_nan_from_an_overflowing_softmax_never_passes(graded):
+    part = graded.results["overflow-softmax"]["parts"]["softmax_cross_entropy"]
+    assert 0 < part["score"] < part["points"]
+    assert any("NaN or infinite" in message or "overflow" in message for message in part["messages"])
+
+
+@pytest.mark.timeout(1200)
 def test_an_endless_loop_costs_bounded_time(graded):
     assert graded.results["endless-loop"]["seconds"] < 150
 
@@ -145,7 +152,7 @@ def test_feedback_pages_hold_no_tests_and_no_solutions(graded):
     for student in CASES:
         page = graded.course / "feedback" / student / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.html"
         text = page.read_text()
-        assert "HIDDEN TESTS" not in text and "hidden=True" not in text and "checks.report" not in text
+        assert "BEGIN HIDDEN TESTS" not in text and "hidden=True" not in text and "checks.report(" not in text
         assert "<script" not in text
         if student == "untouched":
             assert not any(line in text for line in solution_lines), student
@@ -239,3 +246,53 @@ def test_usage_errors_exit_with_status_2(tmp_path):
     process = subprocess.run([sys.executable, "-m", "grading", "no-such-assignment", "--course-dir", str(course)],
                              cwd=REPO, capture_output=True, text=True, timeout=300)
     assert process.returncode == 2 and "no source notebook" in process.stderr
+
+
+def _read_frame(data):
+    from grading import protocol
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, data)
+    os.close(write_fd)
+    try:
+        return protocol.Reader(read_fd).read()
+    finally:
+        os.close(read_fd)
+
+
+def test_the_protocol_never_unpickles_what_a_worker_sends():
+    import io
+    import struct
+
+    import numpy as np
+
+    from grading import protocol
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    blob = buffer.getvalue()
+    header = json.dumps({"ok": True, "value": {"a": 0}, "arrays": 1}).encode()
+    frame = struct.pack(">Q", len(header)) + header + struct.pack(">Q", len(blob)) + blob
+    with pytest.raises(protocol.ProtocolError):
+        _read_frame(frame)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"x": 1}, [])
+    with pytest.raises(TypeError):
+        protocol.encode(object(), [])
+
+
+def test_the_protocol_carries_arrays_containers_generators_and_handles():
+    import numpy as np
+
+    from grading import protocol
+
+    rng = np.random.default_rng(7)
+    value = ({"W": np.arange(6.0).reshape(2, 3), "n": 3, "name": "x"}, [1.5, None, True], rng,
+             protocol.Handle(4))
+    arrays = []
+    header, received = _read_frame(protocol.frame({"v": protocol.encode(value, arrays)}, arrays))
+    params, items, generator, handle = protocol.decode(header["v"], received)
+    assert np.array_equal(params["W"], value[0]["W"]) and params["W"].dtype == np.float64
+    assert params["n"] == 3 and params["name"] == "x" and items == [1.5, None, True]
+    assert generator.random() == np.random.default_rng(7).random()
+    assert isinstance(handle, protocol.Handle) and handle.number == 4

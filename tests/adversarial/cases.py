@@ -311,6 +311,20 @@ NETWORK_PROBE = spy("""
             pass
 """)
 
+FORK_BOMB = spy("""
+    import os
+    children = 0
+    try:
+        for _ in range(200):
+            if os.fork() == 0:
+                os._exit(0)
+            children += 1
+    except OSError:
+        pass
+    if children >= 100:
+        leaks.append(f"{children} processes")
+""")
+
 
 # --------------------------------------------------------------------------- notebook edits
 
@@ -411,6 +425,7 @@ def cases(course_dir):
         Case("reads-secrets", submit(answered({"answer_relu_forward": reading_probe(course_dir)})), full()),
         Case("writes-gradebook", submit(answered({"answer_relu_forward": writing_probe(course_dir)})), full()),
         Case("network", submit(answered({"answer_relu_forward": NETWORK_PROBE})), full()),
+        Case("fork-bomb", submit(answered({"answer_relu_forward": FORK_BOMB})), full()),
         Case("mutates-inputs", submit(answered({"answer_affine_forward": MUTATING_AFFINE})),
              zero("affine_forward", "two_layer_net")),
     ]
