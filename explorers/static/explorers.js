@@ -152,6 +152,7 @@ const LABELS = {
   sigmoid: "sigmoid", softplus: "softplus",
 };
 const nameOf = (v) => LABELS[v] || v;
+const KINKED = new Set(["relu", "leaky_relu"]);  // activations whose units bend at a point
 
 function renderHiddenUnits(model, root) {
   const controls = el("div", { class: "nnx-controls" }, root);
@@ -175,7 +176,8 @@ function renderHiddenUnits(model, root) {
   const drawLoss = lossPanel(svg, [560, 10, 150, 235], 600, [-3, 2]);
   el("p", { class: "nnx-legend" }, root,
     "Grey dots: the 64 training points. Orange dashes: the target y = x·sin(x). Blue line: the network's fit. " +
-    "Pink dotted lines (one hidden layer only): each unit's kink, x = −10·b/w. Right: the training loss.");
+    "Pink dotted lines (one hidden layer only): where each unit's input w·x/10 + b crosses zero, x = −10·b/w: " +
+    "its kink for ReLU and leaky ReLU, the middle of its bend for the smooth activations. Right: the training loss.");
   const readout = el("p", { class: "nnx-readout", "aria-live": "polite" }, root);
 
   const draw = () => {
@@ -195,7 +197,7 @@ function renderHiddenUnits(model, root) {
     readout.textContent =
       `Network 1-${shape}-1 (${activation}, seed ${model.get("seed")}): ${fit.params} parameters; ` +
       `train MSE ${fmt(fit.train_mse)}, test MSE ${fmt(fit.test_mse)}, ${status}` +
-      (layers === 1 ? `; ${fit.hinges.length} kinks in view.` : ".");
+      (layers === 1 ? `; ${fit.hinges.length} ${KINKED.has(model.get("activation")) ? "kinks" : "bends"} in view.` : ".");
     title.textContent =
       `Fit of y = x sin(x) by a network with ${layers} hidden layer(s) of ${units} ${activation} units ` +
       `(seed ${model.get("seed")}), ` +
