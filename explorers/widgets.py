@@ -14,6 +14,8 @@ from pathlib import Path
 import anywidget
 import traitlets
 
+import nnlib
+
 from . import fits
 
 ESM = Path(__file__).resolve().parent / "static" / "explorers.js"
@@ -25,6 +27,7 @@ class LiveExplorer(anywidget.AnyWidget):
 
     Subclasses declare their control traits (tagged ``control=True``), set
     ``kind`` and implement ``_run(settings, report)`` returning the final fit.
+    A fit that diverges shows as ``{"error": message}``.
     """
 
     _esm = ESM
@@ -81,7 +84,10 @@ class LiveExplorer(anywidget.AnyWidget):
                 last_push = time.monotonic()
             return False
 
-        result = self._run(settings, report)
+        try:
+            result = self._run(settings, report)
+        except nnlib.TrainingDiverged as error:
+            result = {"error": f"training diverged: {error}"}
         with self._lock:
             if result is not None and not cancel.is_set():
                 self.cache[key] = result

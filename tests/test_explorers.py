@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 import explorers
+import nnlib
 from explorers import fits, precompute
 from explorers.widgets import ActivationExplorer, HiddenUnitsExplorer, RegularizationExplorer
 
@@ -126,6 +127,19 @@ def test_two_controls_changed_together_start_one_fit():
     widget.wait()
     assert runs == [widget.settings()]
     assert widget.fit["params"] == 1 * 4 + 4 + 4 * 4 + 4 + 4 + 1
+
+
+def test_a_diverging_fit_is_reported_instead_of_drawn():
+    widget = HiddenUnitsExplorer(units=2)
+    widget.wait()
+
+    def diverge(settings, report):
+        raise nnlib.TrainingDiverged("the loss became nan at epoch 3", nnlib.History())
+
+    widget._run = diverge
+    widget.units = 5
+    widget.wait()
+    assert widget.fit == {"error": "training diverged: the loss became nan at epoch 3"}
 
 
 def test_live_fit_equals_the_websites_precomputed_fit():

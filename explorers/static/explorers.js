@@ -186,7 +186,7 @@ function renderHiddenUnits(model, root) {
     const layers = model.get("layers");
     const activation = nameOf(model.get("activation"));
     if (!fit || !fit.y) {
-      readout.textContent = "No fit for these settings.";
+      readout.textContent = title.textContent = (fit && fit.error) || "No fit for these settings.";
       return;
     }
     fitLine.setAttribute("d", pathData(data.x, fit.y, sx, sy));
@@ -231,6 +231,10 @@ function renderActivation(model, root) {
 
   const draw = () => {
     const fit = model.get("fit");
+    if (!fit || !fit.f) {
+      readout.textContent = title.textContent = "No curve for these settings.";
+      return;
+    }
     const z = data.z;
     // The y range follows the curves, with at least [-1, 1.2] so flat ones stay readable.
     const lo = Math.min(-1, ...fit.f, ...fit.df);
@@ -309,6 +313,10 @@ function renderRegularization(model, root) {
 
   const draw = () => {
     const fit = model.get("fit");
+    if (!fit || !fit.regions) {
+      readout.textContent = title.textContent = (fit && fit.error) || "No fit for these settings.";
+      return;
+    }
     for (let i = 0; i < fit.regions.length; i += 1) {
       // The class colour mixed with white: strong where the network is sure, pale near 50%.
       const prob = (parseInt(fit.regions[i], 16) + 0.5) / 16;
