@@ -62,13 +62,14 @@ def generate(course):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
-    # nbgrader creates its gradebook by running `alembic` by name.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     api = NbGraderAPI(config=config)
-    for assignment in ASSIGNMENTS:
-        result = api.generate_assignment(assignment, force=True)
-        assert result["success"], f"nbgrader generate_assignment {assignment} failed:\n{result['error']}"
+    with pytest.MonkeyPatch.context() as patch:
+        # nbgrader creates its gradebook by running `alembic` by name.
+        patch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        for assignment in ASSIGNMENTS:
+            result = api.generate_assignment(assignment, force=True)
+            assert result["success"], f"nbgrader generate_assignment {assignment} failed:\n{result['error']}"
     return course / "exercises"
 
 

@@ -104,8 +104,10 @@ class NotImplementedYet(Exception):
         super().__init__(function)
         self.function = function
 
+    SUFFIX = "it raised NotImplementedError"
+
     def __str__(self):
-        return f"{self.function} is not implemented yet: it raised NotImplementedError"
+        return f"{self.function} is not implemented yet: {self.SUFFIX}"
 
 
 def _nnlib_functions():
@@ -272,9 +274,9 @@ def part(grade_id, functions, points, no_nnlib=True, guarded=None):
 def report(part_, namespace, hidden=False):
     """Run ``part_``'s check on the functions in ``namespace`` (a notebook's ``globals()``).
 
-    Prints the outcome and raises AssertionError (so nbgrader marks the test cell
-    failed) unless every case passed; NotImplementedError while a function is still
-    the exercise stub.
+    Prints one line when every case passed. Otherwise raises AssertionError listing the
+    messages, so nbgrader marks the test cell failed, or NotImplementedError while a
+    function is still the exercise stub.
     """
     functions = {name: namespace.get(name) for name in part_.functions}
     result = part_.check(functions, hidden)
@@ -283,12 +285,10 @@ def report(part_, namespace, hidden=False):
         print(f"{part_.grade_id}: {kind} passed")
         return result
     for message in result.messages:
-        if message.endswith("raised NotImplementedError"):
+        if message.endswith(NotImplementedYet.SUFFIX):
             raise NotImplementedError(message)
     lines = "\n".join(f"  - {message}" for message in result.messages)
-    print(f"{part_.grade_id}: {kind} {result.fraction:.0%} of cases passed\n{lines}")
-    raise AssertionError(f"{part_.grade_id}: {result.fraction:.0%} of the {kind} passed\n{lines}")
-
+    raise AssertionError(f"{part_.grade_id}: {result.fraction:.0%} of the {kind} cases passed\n{lines}")
 
 
 def relative_error(got, expected):
