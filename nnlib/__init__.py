@@ -8,13 +8,13 @@ from . import activations, datasets, gradcheck, initializers, layers, losses, op
 from .activations import get_activation, softmax
 from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
 from .losses import get_loss
-from .model import Sequential, count_parameters, mlp
+from .model import Sequential, count_parameters, hinge_positions, mlp, spread_hinges
 from .optim import SGD, Adam, Momentum
 from .train import History, TrainingDiverged, fit
 
 __all__ = [
     "activations", "datasets", "gradcheck", "initializers", "layers", "losses", "optim", "plotting",
     "get_activation", "softmax", "ActivationLayer", "Dense", "Dropout", "Layer", "Maxout", "PReLU",
-    "get_loss", "Sequential", "count_parameters", "mlp", "SGD", "Adam", "Momentum", "History",
+    "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges", "SGD", "Adam", "Momentum", "History",
     "TrainingDiverged", "fit",
 ]

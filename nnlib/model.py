@@ -165,3 +165,38 @@ def count_parameters(layer_sizes):
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     biases = sum(sizes[1:])
     return {"neurons": biases, "weights": weights, "biases": biases, "parameters": weights + biases}
+
+
+def _first_dense_1d(model):
+    first = model.layers[0]
+    if not isinstance(first, Dense) or first.params["W"].shape[0] != 1:
+        raise ValueError("hinges are defined for a model whose first layer is Dense with 1 input")
+    return first
+
+
+def hinge_positions(model):
+    """Where each first-layer unit of a 1-D-input model switches on: x_j = -b_j / w_j (chapter 8).
+
+    For a ReLU unit this is the kink its hinge adds to the fitted curve.
+
+    Returns
+    -------
+    array, shape (H,)
+        In the units of the model's input (rescale if the inputs were scaled).
+    """
+    first = _first_dense_1d(model)
+    return -first.params["b"] / first.params["W"][0]
+
+
+def spread_hinges(model, rng, low=-1.0, high=1.0):
+    """Move the first layer's kinks to random points of [low, high] (chapter 8).
+
+    With zero biases every unit of a 1-D-input model kinks at x = 0, and
+    training must first drag the kinks to where the target bends. Setting
+    b_j = -w_j c_j with c_j ~ U(low, high) starts unit j's kink at c_j. The
+    model is changed in place and returned.
+    """
+    first = _first_dense_1d(model)
+    positions = _checks.generator(rng).uniform(low, high, size=first.params["b"].shape)
+    first.params["b"][:] = -first.params["W"][0] * positions
+    return model

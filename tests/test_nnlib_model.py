@@ -88,3 +88,19 @@ def test_predict_refuses_non_finite_input():
 def test_repr_lists_layers_and_parameter_count():
     text = repr(nnlib.mlp([3, 4, 2], rng=np.random.default_rng(0)))
     assert "Dense(3 -> 4)" in text and "ReLU()" in text and "26 parameters" in text
+
+
+def test_spread_hinges_places_each_kink_where_it_says():
+    model = nnlib.mlp([1, 6, 1], rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(nnlib.hinge_positions(model), np.zeros(6))  # zero biases: all at 0
+    nnlib.spread_hinges(model, np.random.default_rng(1), low=-2.0, high=3.0)
+    positions = nnlib.hinge_positions(model)
+    np.testing.assert_allclose(positions, np.random.default_rng(1).uniform(-2.0, 3.0, 6))
+    first = model.layers[0]
+    z_at_kinks = positions[:, None] * first.params["W"] + first.params["b"]
+    np.testing.assert_allclose(np.diag(z_at_kinks), 0.0, atol=1e-12)
+
+
+def test_hinges_need_a_one_input_dense_first_layer():
+    with pytest.raises(ValueError, match="first layer is Dense with 1 input"):
+        nnlib.hinge_positions(nnlib.mlp([2, 3, 1], rng=np.random.default_rng(0)))
