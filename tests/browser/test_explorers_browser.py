@@ -1,8 +1,9 @@
 """The explorers on the built website, driven from the keyboard in headless Chromium.
 
-For every page that shows an explorer: each control, moved one step with an
-arrow key, must change the picture and the text readout, with no console error
-and no request to another host (the `open_page` fixture records both).
+For every page that shows an explorer: the picture and the controls are labelled
+for screen readers, and each control, moved one step with an arrow key, changes
+the picture, its description and the text readout, with no console error and no
+request to another host (the `open_page` fixture records both).
 """
 import pytest
 
@@ -49,13 +50,25 @@ def assert_step_redraws(page, host, control):
     assert after["title"] != before["title"], f"{label}: the SVG's description did not change"
 
 
+def assert_labelled_for_screen_readers(host):
+    svg = host.locator("svg")
+    assert svg.get_attribute("role") == "img"
+    assert svg.get_attribute("aria-labelledby") == svg.locator("title").get_attribute("id")
+    assert svg.locator("title").text_content().strip()
+    assert host.locator("[aria-live=polite]").inner_text().strip()
+    for control in host.locator("input, select").all():
+        assert control.evaluate("node => node.labels.length") == 1, "a control without a label"
+
+
 @pytest.mark.parametrize("path", explorer_pages())
-def test_every_control_redraws_from_the_keyboard(open_page, path):
+def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_page, path):
+    # One test per page: loading a chapter page is the slow part.
     page, problems = open_page(path)
     page.wait_for_function(ALL_DRAWN_JS)
     hosts = page.locator(".nn-explorer").all()
     assert hosts, "no explorer on the page"
     for host in hosts:
+        assert_labelled_for_screen_readers(host)
         for control in host.locator(VISIBLE_CONTROLS).all():
             assert_step_redraws(page, host, control)
         if host.get_attribute("data-explorer") == "activation":
@@ -67,18 +80,4 @@ def test_every_control_redraws_from_the_keyboard(open_page, path):
                 step(page, select)
             assert param.is_visible(), "no activation showed a parameter slider"
             assert_step_redraws(page, host, param)
-    assert not problems, problems.report()
-
-
-@pytest.mark.parametrize("path", explorer_pages())
-def test_explorers_are_labelled_for_screen_readers(open_page, path):
-    page, problems = open_page(path)
-    page.wait_for_function(ALL_DRAWN_JS)
-    for host in page.locator(".nn-explorer").all():
-        svg = host.locator("svg")
-        assert svg.get_attribute("role") == "img"
-        assert "test" in svg.locator("title").text_content() or "derivative" in svg.locator("title").text_content()
-        assert host.locator("[aria-live=polite]").inner_text().strip()
-        for control in host.locator("input, select").all():
-            assert control.evaluate("node => node.labels.length") == 1, "a control without a label"
     assert not problems, problems.report()
