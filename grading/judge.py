@@ -7,9 +7,11 @@ worker and returns plain values (float64 arrays, numbers, strings, containers, h
 for opaque objects such as caches). So nothing the student's code does to numpy, to
 IPython or to the notebook's test cells can change what the check sees.
 
-A call that outlives its time limit, a worker that dies (``os._exit``, a segfault, memory
-exhausted) or a function that raises SystemExit/KeyboardInterrupt ends that part at 0;
-the judge starts a fresh worker (running the code cells again) for the next part.
+A call that outlives its time limit or a worker that dies (``os._exit``, a segfault, a
+kill for memory) ends that part at 0, and the judge starts a fresh worker (running the
+code cells again) for the next part; SystemExit, KeyboardInterrupt or another
+BaseException raised by the student's function also ends the part at 0, but the worker
+caught it and carries on.
 """
 import dataclasses
 import math
@@ -57,8 +59,7 @@ def _student_exception(name, message):
     """An Exception whose type is named like the student's, so checks report it by name."""
     if name not in _exception_types:
         _exception_types[name] = type(name, (Exception,), {"__module__": "student"})
-    error = _exception_types[name](message)
-    return error
+    return _exception_types[name](message)
 
 
 class WorkerClient:
