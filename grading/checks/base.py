@@ -70,7 +70,7 @@ def as_checked_array(value, expected_shape, what):
     """
     try:
         array = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (a returned object may raise anything from __array__)
         raise CheckFailed(f"{what} is not a numeric array ({type(value).__name__}): {error}") from None
     if array.shape != tuple(expected_shape):
         raise CheckFailed(f"{what} has shape {array.shape}, expected {tuple(expected_shape)}")
@@ -310,7 +310,7 @@ def as_checked_float(value, what):
     """A finite Python float from a returned scalar (or a size-1 array)."""
     try:
         array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (as in as_checked_array)
         raise CheckFailed(f"{what} is not a number ({type(value).__name__}): {error}") from None
     if array.size != 1:
         raise CheckFailed(f"{what} must be a single number, got an array of shape {array.shape}")
@@ -339,7 +339,7 @@ def compare(got, expected, what, tol=1e-6, causes=(), nonfinite=None):
 def _likely_cause(got, causes, tol, nonfinite):
     try:
         array = np.array(got, dtype=np.float64)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 (as in as_checked_array)
         return ""
     if not np.all(np.isfinite(array)):
         return f"; likely cause: {nonfinite or 'an overflow (exp of a large number?) or a division by zero'}"
