@@ -49,18 +49,14 @@ def curve_data():
 
 
 def curve_model(units, layers, activation, seed):
-    """A 1 -> units x layers -> 1 network whose first-layer hinges start spread over the inputs.
+    """A 1 -> units x layers -> 1 network whose first-layer kinks start spread over [-1, 1].
 
-    nnlib's biases start at zero, which puts every first-layer unit's kink at
-    x = 0; moving them out to where the curve bends costs hundreds of epochs.
-    Setting b_j = -w_j c_j with c_j uniform in [-1, 1] starts unit j's kink at
-    c_j instead, spread over the (scaled) inputs.
+    nnlib's zero biases would put every first-layer unit's kink at x = 0;
+    ``nnlib.spread_hinges`` starts them where the curve bends (chapter 8 does the same).
     """
     rng = np.random.default_rng(seed)
     model = nnlib.mlp([1] + [units] * layers + [1], activation, rng=rng)
-    first = model.layers[0]
-    first.params["b"][:] = -first.params["W"][0] * rng.uniform(-1.0, 1.0, units)
-    return model
+    return nnlib.spread_hinges(model, rng)
 
 
 def _loss_samples(losses):
@@ -75,10 +71,9 @@ def curve_snapshot(model, data, losses, epoch, settings):
     test_mse = float(np.mean((model.predict(data["x_test"][:, None] / X_SCALE)[:, 0] - data["y_test"]) ** 2))
     hinges = []
     if settings["layers"] == 1:
-        # Unit j's kink (ReLU family) or centre (smooth activations) is where w_j x / 10 + b_j = 0.
-        w, b = model.layers[0].params["W"][0], model.layers[0].params["b"]
+        # Unit j's kink (ReLU family) or the middle of its bend (smooth activations).
         with np.errstate(divide="ignore", invalid="ignore"):
-            kinks = -X_SCALE * b / w
+            kinks = X_SCALE * nnlib.hinge_positions(model)
         hinges = sorted(float(k) for k in kinks if np.isfinite(k) and -10.0 <= k <= 10.0)
     keep = _loss_samples(losses) if losses else np.array([], dtype=int)
     return {
