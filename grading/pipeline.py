@@ -31,7 +31,6 @@ from pathlib import Path
 
 from grading import feedback, judge, repair, sandbox
 from grading.checks import load as load_checks
-from grading.gradebook import Writer
 
 OUTPUT_CAP_CHARS = 1_000_000
 MAX_COPY_BYTES = 50 * 2**20
@@ -267,9 +266,6 @@ def run(settings):
                          "or pass --no-sandbox on a machine where that is acceptable")
     students = list(settings.students) or discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
-    writer = Writer(course.db_url, course.course_id)
-    writer.register_assignment(settings.assignment, course.template)
-    writer.close()  # no database connection may cross the fork into the pool
     jobs = settings.jobs or multiprocessing.cpu_count()
     results = {}
     context = multiprocessing.get_context("fork")
@@ -277,6 +273,12 @@ def run(settings):
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
                                                 initializer=_die_with_parent) as pool:
         futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
+        # The pool grades while this process loads nbgrader (seconds) and registers the
+        # assignment; it forked before, so no database connection is shared with it.
+        from grading.gradebook import Writer
+
+        writer = Writer(course.db_url, course.course_id)
+        writer.register_assignment(settings.assignment, course.template)
         for future in concurrent.futures.as_completed(futures):
             student = futures[future]
             try:
