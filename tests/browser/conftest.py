@@ -12,7 +12,12 @@ while it loaded (and keeps recording while the test drives it):
 
 Only 127.0.0.1 is reachable from these pages: a request to any other host is
 aborted and recorded in `problems.outside_requests`.
+
+Lower-level fixtures: `load_page(path)` and `load_url(url)` return
+(context, page, problems) and leave closing the context to the caller;
+`serve_directory(folder)` serves another folder, such as a book built by a test.
 """
+import contextlib
 import functools
 import http.server
 import threading
@@ -56,18 +61,25 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def site_url():
-    """Base URL of the built site, served from _build/html on a free port of 127.0.0.1."""
-    if not (SITE / "index.html").is_file():
-        pytest.fail(f"no built site in {SITE}: run `make book` first")
-    handler = functools.partial(QuietHandler, directory=str(SITE))
+@contextlib.contextmanager
+def serve(directory):
+    """Serve `directory` over HTTP on a free port of 127.0.0.1; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
     with http.server.ThreadingHTTPServer((HOST, 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         yield f"http://{HOST}:{server.server_port}/"
         server.shutdown()
         thread.join()
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    """Base URL of the built site, served from _build/html."""
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"no built site in {SITE}: run `make book` first")
+    with serve(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -118,9 +130,21 @@ def load(browser, url):
 
 
 @pytest.fixture(scope="session")
-def load_page(browser, site_url):
-    """load_page(path) -> (context, page, problems); the caller closes the context."""
-    return lambda path: load(browser, urljoin(site_url, path))
+def serve_directory():
+    """serve_directory(folder): a context manager serving another built site; yields its URL."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def load_url(browser):
+    """load_url(url) -> (context, page, problems); the caller closes the context."""
+    return functools.partial(load, browser)
+
+
+@pytest.fixture(scope="session")
+def load_page(load_url, site_url):
+    """load_page(path) -> (context, page, problems) for a page of the site; the caller closes the context."""
+    return lambda path: load_url(urljoin(site_url, path))
 
 
 @pytest.fixture
