@@ -229,6 +229,7 @@ function renderActivation(model, root) {
     "the activation saturates and passes almost no gradient back.");
   const readout = el("p", { class: "nnx-readout", "aria-live": "polite" }, root);
 
+  let scene = null;  // the current axes and the elements drawn in them
   const draw = () => {
     const fit = model.get("fit");
     if (!fit || !fit.f) {
@@ -236,31 +237,39 @@ function renderActivation(model, root) {
       return;
     }
     const z = data.z;
-    // The y range follows the curves, with at least [-1, 1.2] so flat ones stay readable.
-    const lo = Math.min(-1, ...fit.f, ...fit.df);
-    const hi = Math.max(1.2, ...fit.f, ...fit.df);
-    group.replaceChildren();
-    const step = hi - lo > 8 ? 2 : 1;
-    const ticks = [];
-    for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push(t);
-    const p = panel(group, [50, 10, 650, 235], [z[0], z[z.length - 1]], [lo - 0.1, hi + 0.1], "z", "value",
-      [-6, -4, -2, 0, 2, 4, 6], ticks);
+    // The y range follows the curves in steps of 0.5, with at least [-1, 1.5] so flat
+    // ones stay readable; the axes are redrawn only when the range changes.
+    const lo = Math.floor(2 * Math.min(-1, ...fit.f, ...fit.df)) / 2;
+    const hi = Math.ceil(2 * Math.max(1.5, ...fit.f, ...fit.df)) / 2;
+    if (!scene || scene.lo !== lo || scene.hi !== hi) {
+      group.replaceChildren();
+      const step = hi - lo > 8 ? 2 : 1;
+      const ticks = [];
+      for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push(t);
+      const p = panel(group, [50, 10, 650, 235], [z[0], z[z.length - 1]], [lo - 0.1, hi + 0.1], "z", "value",
+        [-6, -4, -2, 0, 2, 4, 6], ticks);
+      const bands = svgEl("g", { fill: "#000", "fill-opacity": 0.1 }, p.plot);
+      svgEl("line", { x1: 50, x2: 700, y1: p.sy(0), y2: p.sy(0), stroke: "#bbb" }, p.plot);
+      const df = svgEl("path", { fill: "none", stroke: PALETTE[1], "stroke-width": 2, "stroke-dasharray": "6 4" }, p.plot);
+      const f = svgEl("path", { fill: "none", stroke: PALETTE[0], "stroke-width": 2.5 }, p.plot);
+      scene = { lo, hi, p, bands, df, f };
+    }
+    const { p } = scene;
+    const flatRuns = [];
     let start = null;
-    const dz = z[1] - z[0];
     fit.df.forEach((d, i) => {
       const flat = Math.abs(d) < data.threshold;
       if (flat && start === null) start = i;
       if (start !== null && (!flat || i === z.length - 1)) {
-        const end = flat ? i : i - 1;
-        svgEl("rect", { x: p.sx(z[start] - dz / 2), y: 10, width: p.sx(z[end] + dz / 2) - p.sx(z[start] - dz / 2),
-          height: 235, fill: "#000", "fill-opacity": 0.1 }, p.plot);
+        flatRuns.push([start, flat ? i : i - 1]);
         start = null;
       }
     });
-    svgEl("line", { x1: 50, x2: 700, y1: p.sy(0), y2: p.sy(0), stroke: "#bbb" }, p.plot);
-    svgEl("path", { d: pathData(z, fit.df, p.sx, p.sy), fill: "none", stroke: PALETTE[1], "stroke-width": 2,
-      "stroke-dasharray": "6 4" }, p.plot);
-    svgEl("path", { d: pathData(z, fit.f, p.sx, p.sy), fill: "none", stroke: PALETTE[0], "stroke-width": 2.5 }, p.plot);
+    const dz = z[1] - z[0];
+    scene.bands.replaceChildren(...flatRuns.map(([first, last]) => svgEl("rect", {
+      x: p.sx(z[first] - dz / 2), y: 10, width: p.sx(z[last] + dz / 2) - p.sx(z[first] - dz / 2), height: 235 })));
+    scene.df.setAttribute("d", pathData(z, fit.df, p.sx, p.sy));
+    scene.f.setAttribute("d", pathData(z, fit.f, p.sx, p.sy));
     const name = nameOf(model.get("activation"));
     const param = opts.param_name[model.get("activation")];
     const described = param ? `${name} with ${param} = ${model.get("param")}` : name;
