@@ -4,7 +4,9 @@ One flat module per concept; each public function names the chapter that
 teaches it. Everything is float64 and every random draw takes an explicit seed
 or ``numpy.random.Generator``.
 """
-from . import activations, datasets, gradcheck, initializers, layers, losses, optim, plotting
+import importlib
+
+from . import activations, datasets, gradcheck, initializers, layers, losses, optim
 from .activations import get_activation, softmax
 from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
 from .losses import get_loss
@@ -15,6 +17,14 @@ from .train import History, TrainingDiverged, fit
 __all__ = [
     "activations", "datasets", "gradcheck", "initializers", "layers", "losses", "optim", "plotting",
     "get_activation", "softmax", "ActivationLayer", "Dense", "Dropout", "Layer", "Maxout", "PReLU",
-    "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges", "SGD", "Adam", "Momentum", "History",
-    "TrainingDiverged", "fit",
+    "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges",
+    "SGD", "Adam", "Momentum", "History", "TrainingDiverged", "fit",
 ]
+
+
+def __getattr__(name):
+    # nnlib.plotting imports matplotlib (about half a second); load it on first use only.
+    if name == "plotting":
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module 'nnlib' has no attribute {name!r}")
+

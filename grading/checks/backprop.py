@@ -182,7 +182,7 @@ def checked_loss(loss, nonfinite):
         return as_checked_float(loss, "loss")
     except CheckFailed as failure:
         if nonfinite and "NaN or infinity" in str(failure):
-            raise CheckFailed(f"loss is NaN or infinite; likely cause: {nonfinite}") from None
+            raise type(failure)(f"loss is NaN or infinite; likely cause: {nonfinite}") from None
         raise
 
 

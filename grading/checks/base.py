@@ -61,6 +61,10 @@ class CheckFailed(Exception):
     """A returned value failed a structural check (shape, dtype, finiteness)."""
 
 
+class NonFiniteResult(CheckFailed):
+    """A returned value holds NaN or infinity for a valid input: the whole part earns 0."""
+
+
 def as_checked_array(value, expected_shape, what):
     """``np.asarray(value, float64)`` with the exact ``expected_shape`` and finite entries.
 
@@ -75,7 +79,7 @@ def as_checked_array(value, expected_shape, what):
     if array.shape != tuple(expected_shape):
         raise CheckFailed(f"{what} has shape {array.shape}, expected {tuple(expected_shape)}")
     if not np.all(np.isfinite(array)):
-        raise CheckFailed(f"{what} contains NaN or infinity")
+        raise NonFiniteResult(f"{what} contains NaN or infinity")
     return array
 
 
@@ -226,9 +230,11 @@ def run_cases(cases):
     """Score labelled cases: ``cases`` yields (label, thunk); a thunk raises CheckFailed to fail.
 
     The fraction is the share of cases passed; messages name the failed cases, one
-    message per distinct problem. NotImplementedYet and NnlibCalled end the part at 0.
+    message per distinct problem. NotImplementedYet and NnlibCalled end the part at 0,
+    and so does any NaN or infinity returned for a valid input (NonFiniteResult): a
+    function that can blow up on valid data earns nothing, however many cases it passed.
     """
-    passed, total, messages, seen = 0, 0, [], set()
+    passed, total, messages, seen, blew_up = 0, 0, [], set(), False
     try:
         for label, thunk in cases:
             total += 1
@@ -237,6 +243,7 @@ def run_cases(cases):
                     warnings.simplefilter("ignore")  # candidates of known mistakes may overflow
                     thunk()
             except CheckFailed as failure:
+                blew_up = blew_up or isinstance(failure, NonFiniteResult)
                 if str(failure) not in seen:
                     seen.add(str(failure))
                     messages.append(f"{label}: {failure}")
@@ -246,6 +253,9 @@ def run_cases(cases):
         return Result(0.0, [str(error)])
     except CheckFailed as failure:  # raised while building the cases
         return Result(0.0, [str(failure)])
+    if blew_up:
+        messages.append("no points for this part: it returned NaN or infinity for a valid input")
+        return Result(0.0, messages)
     return Result(passed / total if total else 0.0, messages)
 
 
@@ -328,7 +338,7 @@ def compare(got, expected, what, tol=1e-6, causes=(), nonfinite=None):
     try:
         array = as_checked_array(got, np.shape(expected), what)
     except CheckFailed as failure:
-        raise CheckFailed(f"{failure}{_likely_cause(got, causes, tol, nonfinite)}") from None
+        raise type(failure)(f"{failure}{_likely_cause(got, causes, tol, nonfinite)}") from None
     error = relative_error(array, expected)
     if error > tol:
         cause = _likely_cause(array, causes, tol, nonfinite)
