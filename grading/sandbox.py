@@ -29,6 +29,7 @@ FIRST_SANDBOX_UID = 60000
 SANDBOX_COURSE = "/course"
 SANDBOX_HOME = "/course/submission"
 GRADING_DIR = Path(__file__).resolve().parent
+MOUNTED = {Path("/"), Path("/tmp")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,20 +137,22 @@ def worker_command(scratch, config_json, use_bwrap=True):
         args = [BWRAP, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
     _bind_system(args)
+    # The writable folders first, then the read-only trees on top of them: a course (or
+    # its .venv) living under /tmp stays visible instead of being hidden by the /tmp bind.
+    args += ["--perms", "0755", "--dir", SANDBOX_COURSE,
+             "--proc", "/proc", "--dev", "/dev",
+             "--bind", str(scratch), SANDBOX_HOME,
+             "--bind", str(scratch / "tmp"), "/tmp"]
     trees = _read_only_trees()
     # Folders bwrap would create on the way to a mount point get mode 0700; the sandbox's
-    # uid must be able to pass through them (0711) and to list /course (0755).
-    ancestors = sorted({parent for tree in trees for parent in tree.parents if parent != Path("/")},
+    # uid must be able to pass through them (0711). /tmp is a mount point already.
+    ancestors = sorted({parent for tree in trees for parent in tree.parents if parent not in MOUNTED},
                        key=lambda path: len(path.parts))
     for folder in ancestors:
         args += ["--perms", "0711", "--dir", str(folder)]
-    args += ["--perms", "0755", "--dir", SANDBOX_COURSE]
     for tree in trees:
         args += ["--ro-bind", str(tree), str(tree)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--bind", str(scratch), SANDBOX_HOME,
-             "--bind", str(scratch / "tmp"), "/tmp",
-             "--chdir", SANDBOX_HOME]
+    args += ["--chdir", SANDBOX_HOME]
     args += ["--ro-bind", str(GRADING_DIR), f"{SANDBOX_COURSE}/grading"]
     for name, value in _environment(SANDBOX_HOME, SANDBOX_COURSE).items():
         args += ["--setenv", name, value]
