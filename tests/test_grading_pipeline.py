@@ -23,10 +23,7 @@ import pytest
 from adversarial import cases
 
 REPO = cases.REPO
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (REPO / "exercises" / "backprop").is_dir(), reason="backprop not released yet"),
-]
+pytestmark = pytest.mark.slow
 # Short limits keep the endless loop and the crashes cheap; real runs use the defaults.
 FAST = ["--call-timeout", "3", "--cell-timeout", "10", "--part-timeout", "20", "--notebook-timeout", "60"]
 GRADE_IDS = list(cases.POINTS)
@@ -212,7 +209,6 @@ def test_concurrent_graders_and_a_killed_one_lose_and_duplicate_nothing(tmp_path
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not (REPO / "exercises" / "dropout").is_dir(), reason="dropout not released yet")
 def test_dropout_that_reseeds_numpy_is_graded_like_the_reference(tmp_path):
     course = make_course(tmp_path / "course", "dropout")
     for case in cases.dropout_cases():
