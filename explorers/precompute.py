@@ -18,6 +18,8 @@ File layout (the static page's model shim in static/explorers.js reads it):
 import argparse
 import itertools
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -114,6 +116,11 @@ def dumps(document):
 
 
 def main():
+    if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
+        # Threaded BLAS kernels may add in another order, and the stored fits must come out
+        # bit for bit the same: start again with one thread before numpy loads its BLAS.
+        os.execve(sys.executable, [sys.executable, "-m", __spec__.name, *sys.argv[1:]],
+                  {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     parser = argparse.ArgumentParser(description="Precompute the static explorers' fits.")
     parser.add_argument("kinds", nargs="*", metavar="kind", help=f"any of {', '.join(KINDS)} (default: all)")
     args = parser.parse_args()
