@@ -7,6 +7,7 @@ as integers: a field listed in the file's ``scale`` holds round(value * scale).
 
     .venv/bin/python -m explorers.precompute            # all three (about 10 minutes)
     .venv/bin/python -m explorers.precompute activation # one of them
+    .venv/bin/python -m explorers.precompute --check    # recompute all, compare, write nothing
 
 File layout (the static page's model shim in static/explorers.js reads it):
     kind   which explorer
@@ -123,16 +124,27 @@ def main():
                   {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     parser = argparse.ArgumentParser(description="Precompute the static explorers' fits.")
     parser.add_argument("kinds", nargs="*", metavar="kind", help=f"any of {', '.join(KINDS)} (default: all)")
+    parser.add_argument("--check", action="store_true",
+                        help="recompute and compare with the committed files, writing nothing; exit 1 on a difference")
     args = parser.parse_args()
     for kind in args.kinds:
         if kind not in KINDS:
             parser.error(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    stale = []
     for kind in args.kinds or KINDS:
         start = time.perf_counter()
-        text = dumps(build(kind, progress=True))
-        (DATA_DIR / f"{kind}.json").write_text(text + "\n")
-        print(f"{kind}: {len(text) / 1024:.0f} KiB in {time.perf_counter() - start:.0f} s")
+        text = dumps(build(kind, progress=True)) + "\n"
+        path = DATA_DIR / f"{kind}.json"
+        if args.check:
+            same = path.exists() and path.read_text() == text
+            stale += [] if same else [kind]
+            print(f"{kind}: {'matches' if same else 'DIFFERS from'} {path.name} ({time.perf_counter() - start:.0f} s)")
+        else:
+            path.write_text(text)
+            print(f"{kind}: {len(text) / 1024:.0f} KiB in {time.perf_counter() - start:.0f} s")
+    if stale:
+        sys.exit(f"stale data: {', '.join(stale)}; run python -m explorers.precompute {' '.join(stale)}")
 
 
 if __name__ == "__main__":
