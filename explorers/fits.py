@@ -67,8 +67,8 @@ def _loss_samples(losses):
 def curve_snapshot(model, data, losses, epoch, settings):
     """What the explorer draws for ``model`` now: the fitted curve, hinges, loss curve, errors."""
     y_fit = model.predict(data["x"][:, None] / X_SCALE)[:, 0]
-    train_mse = float(np.mean((model.predict(data["x_train"][:, None] / X_SCALE)[:, 0] - data["y_train"]) ** 2))
-    test_mse = float(np.mean((model.predict(data["x_test"][:, None] / X_SCALE)[:, 0] - data["y_test"]) ** 2))
+    train_mse = nnlib.losses.mse(model.predict(data["x_train"][:, None] / X_SCALE), data["y_train"][:, None])[0]
+    test_mse = nnlib.losses.mse(model.predict(data["x_test"][:, None] / X_SCALE), data["y_test"][:, None])[0]
     hinges = []
     if settings["layers"] == 1:
         # Unit j's kink (ReLU family) or the middle of its bend (smooth activations).
