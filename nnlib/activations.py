@@ -56,20 +56,33 @@ class Step(Activation):
         return np.zeros_like(z, dtype=np.float64)
 
 
-class Sigmoid(Activation):
-    """f(z) = 1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2 so it never overflows.
+def _sigmoid(z):
+    """1 / (1 + exp(-z)), accurate to a few ulps in both tails and never overflowing.
 
-    f'(z) = f(z) (1 - f(z)), at most 1/4 (chapter 2).
+    With e = exp(-|z|) in (0, 1], the positive branch is 1 / (1 + e) and the negative
+    one e / (1 + e): no exponential can overflow, and for very negative z the result
+    keeps its relative accuracy down to the smallest floats (1 + tanh(z/2) would
+    cancel to 0 near z = -37).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class Sigmoid(Activation):
+    """f(z) = 1 / (1 + exp(-z)) (chapter 2); f'(z) = f(z) (1 - f(z)), at most 1/4.
+
+    The derivative is computed as f(z) f(-z), the same number, because 1 - f(z)
+    cancels to 0 for large z while f(-z) stays accurate.
     """
 
     name = "sigmoid"
 
     def value(self, z):
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
+        return _sigmoid(z)
 
     def derivative(self, z):
-        s = self.value(z)
-        return s * (1.0 - s)
+        return _sigmoid(z) * _sigmoid(-np.asarray(z, dtype=np.float64))
 
 
 class Tanh(Activation):
@@ -146,7 +159,7 @@ class Softplus(Activation):
         return np.logaddexp(0.0, z)
 
     def derivative(self, z):
-        return Sigmoid().value(z)
+        return _sigmoid(z)
 
 
 class Swish(Activation):
@@ -162,11 +175,13 @@ class Swish(Activation):
         self.beta = float(beta)
 
     def value(self, z):
-        return z * Sigmoid().value(self.beta * z)
+        return z * _sigmoid(self.beta * z)
 
     def derivative(self, z):
-        s = Sigmoid().value(self.beta * z)
-        return s + self.beta * z * s * (1.0 - s)
+        # s (1 + beta z (1 - s)), with 1 - s written as sigmoid(-beta z) so it stays
+        # accurate where s is close to 1.
+        bz = self.beta * np.asarray(z, dtype=np.float64)
+        return _sigmoid(bz) * (1.0 + bz * _sigmoid(-bz))
 
 
 ACTIVATIONS = {

@@ -56,7 +56,9 @@ def binary_cross_entropy_with_logits(logits, y):
     """Binary cross-entropy from logits z, stable for any finite z (chapter 4).
 
     Uses log(1 + exp(-|z|)) + max(z, 0) - z y, which never overflows.
-    dL/dz = (sigmoid(z) - y) / N: the error itself, with no saturation.
+    dL/dz = (sigmoid(z) - y) / N: the error itself, with no saturation. It is
+    computed as ((1 - y) sigmoid(z) - y sigmoid(-z)) / N, the same number, so that it
+    keeps its relative accuracy in both tails (sigmoid(z) - 1 would cancel to 0).
 
     Parameters
     ----------
@@ -65,7 +67,7 @@ def binary_cross_entropy_with_logits(logits, y):
     """
     z, y = _pair(logits, y, "logits", "y")
     value = np.mean(np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z))))
-    return float(value), (Sigmoid().value(z) - y) / z.size
+    return float(value), ((1.0 - y) * Sigmoid().value(z) - y * Sigmoid().value(-z)) / z.size
 
 
 def softmax_cross_entropy(scores, y):

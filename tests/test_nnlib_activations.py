@@ -81,3 +81,54 @@ def test_scalars_work_like_arrays(activation):
     for z in (-3.0, 2.0):
         assert float(activation.value(z)) == pytest.approx(float(activation.value(np.array([z]))[0]))
         assert float(activation.derivative(z)) == pytest.approx(float(activation.derivative(np.array([z]))[0]))
+
+
+# Exact references for the sigmoid family's tails, computed in 60-digit decimal arithmetic.
+TAIL_POINTS = [-700.0, -40.0, -20.0, 20.0, 40.0, 700.0]
+
+
+def _exact_sigmoid(z):
+    import decimal
+
+    with decimal.localcontext() as context:
+        context.prec = 60
+        return 1 / (1 + (-decimal.Decimal(z)).exp())
+
+
+def _exact(formula, z):
+    """``formula(s, s_minus, z)`` with exact s = sigmoid(z), s_minus = sigmoid(-z), as a float."""
+    import decimal
+
+    with decimal.localcontext() as context:
+        context.prec = 60
+        return float(formula(_exact_sigmoid(z), _exact_sigmoid(-z), decimal.Decimal(z)))
+
+
+def _assert_relative(computed, exact, what):
+    # A few ulps: the two-branch formulas are accurate to rounding in both tails.
+    assert abs(computed - exact) <= 1e-14 * abs(exact), f"{what}: got {computed!r}, exact {exact!r}"
+
+
+@pytest.mark.parametrize("z", TAIL_POINTS)
+def test_sigmoid_and_its_derivative_are_accurate_in_both_tails(z):
+    sigmoid = activations.Sigmoid()
+    _assert_relative(float(sigmoid.value(z)), _exact(lambda s, sm, _: s, z), f"sigmoid({z})")
+    _assert_relative(float(sigmoid.derivative(z)), _exact(lambda s, sm, _: s * sm, z), f"sigmoid'({z})")
+    _assert_relative(float(activations.Softplus().derivative(z)), _exact(lambda s, sm, _: s, z), f"softplus'({z})")
+
+
+@pytest.mark.parametrize("z", TAIL_POINTS)
+def test_swish_is_accurate_in_both_tails(z):
+    swish = activations.Swish()
+    _assert_relative(float(swish.value(z)), _exact(lambda s, sm, x: x * s, z), f"swish({z})")
+    _assert_relative(float(swish.derivative(z)), _exact(lambda s, sm, x: s * (1 + x * sm), z), f"swish'({z})")
+
+
+@pytest.mark.parametrize("z", TAIL_POINTS)
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_bce_with_logits_gradient_is_accurate_in_both_tails(z, label):
+    from nnlib.losses import binary_cross_entropy_with_logits
+
+    _, grad = binary_cross_entropy_with_logits(np.array([z]), np.array([label]))
+    exact = _exact(lambda s, sm, _: -sm if label else s, z)  # sigmoid(z) - y (= -sigmoid(-z) for y = 1), N = 1
+    _assert_relative(float(grad[0]), exact, f"d BCE / dz at z={z}, y={label}")
