@@ -1,11 +1,17 @@
 """Small seeded data sets used across the course. Same seed, same data.
 
 Regression sets return x, y of shape (N, 1); classification sets return
-x of shape (N, 2) and integer labels y of shape (N,).
+x of shape (N, 2) and integer labels y of shape (N,). ``digits`` is the one
+real data set: 8x8 images of handwritten digits (``data/README.md`` gives its
+source and licence).
 """
+from pathlib import Path
+
 import numpy as np
 
 from . import _checks
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def x_sin_x(num_points=256, low=-10.0, high=10.0, noise=0.0, seed=0):
@@ -88,3 +94,18 @@ def multiclass(num_points=300, num_classes=3, spread=0.9, seed=0):
     angles = 2 * np.pi * np.arange(num_classes) / num_classes
     centres = 2.5 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return _gaussian_clusters(centres, num_points // num_classes, spread, np.random.default_rng(seed))
+
+
+def digits():
+    """The 1,797 8x8 handwritten digits (UCI, CC BY 4.0): the capstone's data.
+
+    Returns
+    -------
+    x : array, shape (1797, 64)
+        float64 pixel values 0..16, each image flattened row by row.
+    y : array, shape (1797,)
+        int64 digit labels 0..9.
+    """
+    with np.load(DATA / "digits.npz") as data:
+        images, labels = data["images"], data["labels"]
+    return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
