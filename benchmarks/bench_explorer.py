@@ -110,7 +110,7 @@ def main():
 
     print("static data per explorer:")
     for kind in precompute.KINDS:
-        path = precompute.DATA_DIR / f"{kind}.json"
+        path = precompute.data_path(kind)
         print(f"  {kind}: {path.stat().st_size / 1024:.0f} KiB, {len(precompute.all_keys(kind))} fits")
 
     if args.no_browser:

@@ -4,8 +4,9 @@ A chapter cell calls ``explorers.hidden_units()`` (or ``activation()``,
 ``regularization()``). In JupyterLab or Notebook that is a live widget training
 with nnlib; everywhere else, notably when the book build executes the chapter,
 it is an HTML snippet that the website runs with no kernel: a container and a
-module script that loads ``_static/explorers.js`` and the precomputed fits in
-``_static/explorers-data/<kind>.json`` (see precompute.py).
+classic script that includes ``_static/explorers.js`` and the precomputed fits
+``_static/explorers-data/<kind>.js`` (see precompute.py). Classic scripts, not
+ES modules or ``fetch``, so that the site works served and opened from disk.
 """
 import html
 import itertools
@@ -47,16 +48,38 @@ class StaticExplorer:
         self.element_id = f"nn-explorer-{kind}-{next(_counter)}"
 
     def _repr_html_(self):
+        title = html.escape(TITLES[self.kind])
         # Pages are built from book/, so the site root is "../" from them; Sphinx also
-        # states it on <html data-content_root>, which wins when present.
+        # states it on <html data-content_root>, which wins when present. Each script is
+        # included once per page however many explorers it shows.
         return f"""<div id="{self.element_id}" class="nn-explorer" data-explorer="{self.kind}">
-<noscript>{html.escape(TITLES[self.kind])}: needs JavaScript.</noscript>
+<noscript>{title}: needs JavaScript.</noscript>
 </div>
-<script type="module">
-const root = document.documentElement.dataset.content_root ?? "../";
-const {{ default: explorer, staticModel }} = await import(root + "_static/explorers.js");
-const model = await staticModel(root + "_static/explorers-data/{self.kind}.json");
-explorer.render({{ model, el: document.getElementById("{self.element_id}") }});
+<script>
+(function () {{
+  var host = document.getElementById("{self.element_id}");
+  var root = document.documentElement.dataset.content_root || "../";
+  var loads = window.nnExplorersLoads || (window.nnExplorersLoads = {{}});
+  function include(src) {{
+    return loads[src] || (loads[src] = new Promise(function (resolve, reject) {{
+      var script = document.createElement("script");
+      script.src = root + src;
+      script.onload = resolve;
+      script.onerror = function () {{ reject(new Error("could not load " + src)); }};
+      document.head.appendChild(script);
+    }}));
+  }}
+  Promise.all([include("_static/explorers.js"), include("_static/explorers-data/{self.kind}.js")])
+    .then(function () {{
+      var data = window.nnExplorersData["{self.kind}"];
+      window.nnExplorers.render({{ model: window.nnExplorers.createStaticModel(data), el: host }});
+    }})
+    .catch(function (error) {{
+      host.setAttribute("role", "alert");
+      host.textContent = "{title} cannot be shown: " + error.message +
+        ". The site's _static folder may be incomplete; rebuild it with make book.";
+    }});
+}})();
 </script>"""
 
     def __repr__(self):

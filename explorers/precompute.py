@@ -116,6 +116,33 @@ def dumps(document):
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
+# The data ships as a classic script, not as JSON: a page opened from file:// may
+# include a script but not fetch a file. The script registers the document in the
+# global nnExplorersData under its kind, where the page's explorer finds it.
+def _script_head(kind):
+    return f"(globalThis.nnExplorersData ||= {{}})[{json.dumps(kind)}] = "
+
+
+def data_path(kind, folder=None):
+    """Where the precomputed fits of one explorer live: <folder>/<kind>.js."""
+    return Path(folder or DATA_DIR) / f"{kind}.js"
+
+
+def script(kind, document):
+    """The text of the data script for `document`, the precomputed fits of `kind`."""
+    return _script_head(kind) + dumps(document) + ";\n"
+
+
+def load(kind, folder=None):
+    """The precomputed fits of `kind` as a dict, read back from its data script."""
+    path = data_path(kind, folder)
+    text = path.read_text()
+    head = _script_head(kind)
+    if not (text.startswith(head) and text.endswith(";\n")):
+        raise ValueError(f"{path} is not an explorer data script for {kind!r}: it should start with {head!r}")
+    return json.loads(text[len(head):-2])
+
+
 def main():
     if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
         # Threaded BLAS kernels may add in another order, and the stored fits must come out
@@ -134,8 +161,8 @@ def main():
     stale = []
     for kind in args.kinds or KINDS:
         start = time.perf_counter()
-        text = dumps(build(kind, progress=True)) + "\n"
-        path = DATA_DIR / f"{kind}.json"
+        text = script(kind, build(kind, progress=True))
+        path = data_path(kind)
         if args.check:
             same = path.exists() and path.read_text() == text
             stale += [] if same else [kind]

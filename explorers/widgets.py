@@ -1,7 +1,7 @@
 """The live explorers: anywidgets that train with nnlib in the kernel while the browser draws.
 
 The kernel never draws: it replaces the widget's ``fit`` trait (plain lists of
-numbers) and static/explorers.js, the same module the website uses, redraws.
+numbers) and static/explorers.js, the same script the website uses, redraws.
 Training runs in a background thread so the kernel keeps answering the
 controls: a new setting cancels the running fit (``report`` returns True) and
 starts the new one; finished fits are cached per setting and shown at once
@@ -18,7 +18,10 @@ import nnlib
 
 from . import fits
 
-ESM = Path(__file__).resolve().parent / "static" / "explorers.js"
+SCRIPT = Path(__file__).resolve().parent / "static" / "explorers.js"
+# anywidget wants an ES module with a default export; the site's classic script
+# defines the global nnExplorers, so the module is that script plus the export.
+ESM = SCRIPT.read_text(encoding="utf-8") + "\nexport default { render: globalThis.nnExplorers.render };\n"
 PUSH_INTERVAL = 0.05  # seconds between two redraws while training
 
 

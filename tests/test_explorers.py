@@ -19,7 +19,7 @@ DATA = precompute.DATA_DIR
 
 
 def stored(kind):
-    return json.loads((DATA / f"{kind}.json").read_text())
+    return precompute.load(kind)
 
 
 def record_fits(widget):
@@ -37,9 +37,11 @@ def test_outside_jupyter_the_call_gives_the_websites_html(kind, monkeypatch):
     shown = getattr(explorers, kind)()
     html = shown._repr_html_()
     assert isinstance(shown, explorers.StaticExplorer)
-    assert '<script type="module">' in html
-    assert '_static/explorers.js"' in html
-    assert f'_static/explorers-data/{kind}.json"' in html
+    # Classic scripts only: a page opened from file:// may not import modules or fetch.
+    assert "<script>" in html and 'type="module"' not in html
+    assert "import(" not in html and "fetch(" not in html
+    assert '"_static/explorers.js"' in html
+    assert f'"_static/explorers-data/{kind}.js"' in html
     assert f'id="{shown.element_id}"' in html and f'getElementById("{shown.element_id}")' in html
 
 
@@ -208,8 +210,8 @@ def test_javascript_keys_are_built_the_way_javascript_prints_numbers():
 
 @pytest.mark.parametrize("kind", explorers.KINDS)
 def test_data_file_holds_every_setting_and_stays_under_a_megabyte(kind):
-    path = DATA / f"{kind}.json"
-    doc = json.loads(path.read_text())
+    path = precompute.data_path(kind)
+    doc = precompute.load(kind)
     assert path.stat().st_size < 1_000_000
     assert sorted(doc["fits"]) == sorted(precompute.all_keys(kind))
     assert doc["state"]["fit"] == doc["fits"][precompute.fit_key(doc["state"], doc["key"])]
@@ -233,9 +235,21 @@ def test_regenerating_a_sample_of_the_data_gives_the_same_numbers(kind):
 def test_check_mode_reports_stale_data(tmp_path, monkeypatch):
     """`python -m explorers.precompute --check` (the full, minutes-long regeneration) fails on a stale file."""
     monkeypatch.setattr(precompute, "DATA_DIR", tmp_path)
-    (tmp_path / "activation.json").write_text("{}\n")
+    (tmp_path / "activation.js").write_text("{}\n")
     monkeypatch.setattr("sys.argv", ["precompute", "--check", "activation"])
     with pytest.raises(SystemExit, match="stale data: activation"):
         precompute.main()
-    assert (tmp_path / "activation.json").read_text() == "{}\n"  # --check writes nothing
+    assert (tmp_path / "activation.js").read_text() == "{}\n"  # --check writes nothing
+
+
+def test_a_data_script_reads_back_as_the_document_it_was_written_from(tmp_path):
+    document = {"kind": "activation", "fits": {"relu|0": {"y": [1, -2]}}}
+    precompute.data_path("activation", tmp_path).write_text(precompute.script("activation", document))
+    assert precompute.load("activation", tmp_path) == document
+
+
+def test_a_data_script_filed_under_another_kind_is_refused(tmp_path):
+    precompute.data_path("hidden_units", tmp_path).write_text(precompute.script("activation", {}))
+    with pytest.raises(ValueError, match="not an explorer data script for 'hidden_units'"):
+        precompute.load("hidden_units", tmp_path)
 

@@ -10,8 +10,14 @@ while it loaded (and keeps recording while the test drives it):
         page.get_by_label("hidden units").fill("8")
         assert not problems, problems.report()
 
-Only 127.0.0.1 is reachable from these pages: a request to any other host is
-aborted and recorded in `problems.outside_requests`.
+The site must work served over http and opened from disk, so pages can be opened
+both ways: `open_page(path, way)` with way "http" (the default: served on
+127.0.0.1) or "file" (a file:// address under _build/html, as the README tells a
+newcomer to open it); `WAYS` lists both for tests to parametrize over.
+
+Only 127.0.0.1 and the site's own files are reachable from these pages: a
+request to any other host or file is aborted and recorded in
+`problems.outside_requests`.
 
 Lower-level fixtures: `load_page(path)` and `load_url(url)` return
 (context, page, problems) and leave closing the context to the caller;
@@ -22,12 +28,13 @@ import functools
 import http.server
 import threading
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from book_toc import SITE
+from book_toc import SITE, WAYS  # noqa: F401 (WAYS: the ways tests open pages)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -35,6 +42,14 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 HOST = "127.0.0.1"
+
+
+def is_local(url):
+    """True for 127.0.0.1 and for files of the built site; everything else is off limits."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path)).resolve().is_relative_to(SITE.resolve())
+    return parts.scheme in ("data", "blob") or parts.hostname == HOST
 
 
 @dataclass
@@ -101,14 +116,14 @@ def load(browser, url):
     problems = Problems()
 
     def route(route):
-        if urlsplit(route.request.url).hostname == HOST:
+        if is_local(route.request.url):
             route.continue_()
         else:
             problems.outside_requests.append(route.request.url)
             route.abort()
 
     def on_request_failed(request):
-        if urlsplit(request.url).hostname == HOST:
+        if is_local(request.url):
             problems.failed_requests.append(f"{request.url} ({request.failure})")
 
     def on_response(response):
@@ -142,18 +157,25 @@ def load_url(browser):
 
 
 @pytest.fixture(scope="session")
-def load_page(load_url, site_url):
-    """load_page(path) -> (context, page, problems) for a page of the site; the caller closes the context."""
-    return lambda path: load_url(urljoin(site_url, path))
+def site_base(site_url):
+    """site_base(way) -> the URL the site's root has when opened that way ("http" or "file")."""
+    bases = {"http": site_url, "file": SITE.resolve().as_uri() + "/"}
+    return lambda way: bases[way]
+
+
+@pytest.fixture(scope="session")
+def load_page(load_url, site_base):
+    """load_page(path, way="http") -> (context, page, problems) for a page of the site; the caller closes the context."""
+    return lambda path, way="http": load_url(urljoin(site_base(way), path))
 
 
 @pytest.fixture
 def open_page(load_page):
-    """open_page(path) -> (page, problems): a page of the site, closed after the test."""
+    """open_page(path, way="http") -> (page, problems): a page of the site, closed after the test."""
     contexts = []
 
-    def open_(path):
-        context, page, problems = load_page(path)
+    def open_(path, way="http"):
+        context, page, problems = load_page(path, way)
         contexts.append(context)
         return page, problems
 

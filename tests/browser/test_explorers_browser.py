@@ -1,13 +1,14 @@
 """The explorers on the built website, driven from the keyboard in headless Chromium.
 
-For every page that shows an explorer: the picture and the controls are labelled
-for screen readers, and each control, moved one step with an arrow key, changes
-the picture, its description and the text readout, with no console error and no
-request to another host (the `open_page` fixture records both).
+For every page that shows an explorer, served over http and opened from disk
+(file://, where ES modules and fetch are refused): the picture and the controls
+are labelled for screen readers, and each control, moved one step with an arrow
+key, changes the picture, its description and the text readout, with no console
+error and no request to another host (the `open_page` fixture records both).
 """
 import pytest
 
-from book_toc import SITE
+from book_toc import SITE, WAYS
 
 pytestmark = pytest.mark.browser
 
@@ -60,10 +61,11 @@ def assert_labelled_for_screen_readers(host):
         assert control.evaluate("node => node.labels.length") == 1, "a control without a label"
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("path", explorer_pages())
-def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_page, path):
-    # One test per page: loading a chapter page is the slow part.
-    page, problems = open_page(path)
+def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_page, path, way):
+    # One test per page and way: loading a chapter page is the slow part.
+    page, problems = open_page(path, way)
     page.wait_for_function(ALL_DRAWN_JS)
     hosts = page.locator(".nn-explorer").all()
     assert hosts, "no explorer on the page"
@@ -81,3 +83,21 @@ def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_page, pat
             assert param.is_visible(), "no activation showed a parameter slider"
             assert_step_redraws(page, host, param)
     assert not problems, problems.report()
+
+
+def test_an_explorer_whose_files_are_missing_says_so_in_words(load_url, serve_directory, tmp_path):
+    """A site copied without its explorer data: the page says what is missing instead of staying blank."""
+    page_path = explorer_pages()[0]
+    (tmp_path / page_path).parent.mkdir(parents=True)
+    (tmp_path / page_path).write_bytes((SITE / page_path).read_bytes())
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "explorers.js").write_bytes((SITE / "_static" / "explorers.js").read_bytes())
+    with serve_directory(tmp_path) as url:
+        context, page, _ = load_url(url + page_path)
+        try:
+            alert = page.locator(".nn-explorer[role=alert]").first
+            alert.wait_for()
+            assert "cannot be shown: could not load _static/explorers-data/" in alert.inner_text()
+            assert "make book" in alert.inner_text()
+        finally:
+            context.close()

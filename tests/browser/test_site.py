@@ -1,7 +1,9 @@
 """Every page of the built site, opened in headless Chromium as a reader would.
 
-Loading a page takes seconds on a small machine, so each page is loaded once,
-by the `inspect` fixture, and the tests below check what that visit recorded.
+Each page is opened both ways a reader may open it: served over http and from
+disk (file://). Loading a page takes seconds on a small machine, so each page
+is loaded once per way, by the `inspect` fixture, and the tests below check
+what that visit recorded.
 """
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -9,7 +11,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from book_toc import ROOT, SITE, toc_docnames
+from book_toc import ROOT, SITE, WAYS, toc_docnames
 
 pytestmark = pytest.mark.browser
 
@@ -57,15 +59,15 @@ class Visit:
     next_link: str | None
 
 
-def visit(load_page, path):
-    context, page, problems = load_page(path)
+def visit(load_page, path, way):
+    context, page, problems = load_page(path, way)
     try:
         maths = page.locator(".math")
         if maths.count():
             page.wait_for_function("() => window.MathJax?.startup?.promise", timeout=MATHJAX_TIMEOUT_MS)
             page.evaluate("() => MathJax.startup.promise")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{path.replace('/', '__')}.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / f"{way}__{path.replace('/', '__')}.png", full_page=True)
         prose = page.evaluate(PROSE_TEXT_JS)
         next_link = page.locator("a.right-next")
         return Visit(
@@ -83,26 +85,28 @@ def visit(load_page, path):
 
 @pytest.fixture(scope="session")
 def inspect(load_page):
-    """inspect(path) -> Visit, loading each page once per session (screenshot included)."""
+    """inspect(path, way="http") -> Visit, loading each page once per way and session (screenshot included)."""
     visits = {}
 
-    def inspect_(path):
-        if path not in visits:
-            visits[path] = visit(load_page, path)
-        return visits[path]
+    def inspect_(path, way="http"):
+        if (path, way) not in visits:
+            visits[path, way] = visit(load_page, path, way)
+        return visits[path, way]
 
     return inspect_
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_without_errors_or_outside_requests(inspect, path):
-    problems = inspect(path).problems
+def test_page_loads_without_errors_or_outside_requests(inspect, path, way):
+    problems = inspect(path, way).problems
     assert not problems, problems
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("path", PAGES)
-def test_maths_is_typeset_and_no_raw_tex_is_left(inspect, path):
-    page = inspect(path)
+def test_maths_is_typeset_and_no_raw_tex_is_left(inspect, path, way):
+    page = inspect(path, way)
     assert not page.untypeset_maths, f"maths left raw: {page.untypeset_maths[:3]}"
     assert not page.raw_tex_in_prose, f"raw TeX in the page's text: {page.raw_tex_in_prose}"
 
