@@ -104,6 +104,7 @@ def plot_histograms(axes, arrays, titles, xlabel, bins=40):
         ax.hist(np.ravel(values), bins=bins, color=PALETTE[index % 6])
         ax.set_title(title)
         ax.set_xlabel(xlabel)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     axes[0].set_ylabel("count")
 
 
