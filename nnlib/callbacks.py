@@ -1,11 +1,12 @@
 """Training diagnostics that ``fit`` calls while it trains (the capstone chapter).
 
-A callback is an object with three hooks, each optional (``Callback`` has them all
-as no-ops): ``on_train_begin(model)`` once before the first step,
+A callback is a subclass of ``Callback`` that overrides any of three hooks:
+``on_train_begin(model)`` once before the first step,
 ``on_step(model, loss)`` after every parameter update, and
 ``on_epoch_end(epoch, history)`` after every epoch, where a true return value stops
 training. ``fit`` also takes a plain function ``f(epoch, history)``, used as
-``on_epoch_end``. Shapes: N examples, D inputs, C classes, S recorded steps,
+``on_epoch_end``. Every recording callback starts afresh at ``on_train_begin``, so
+its records describe the latest ``fit``. Shapes: N examples, D inputs, C classes, S recorded steps,
 E recorded epochs, L layers.
 """
 import numpy as np
@@ -82,7 +83,9 @@ class Accuracy(Callback):
             x = _checks.as_array(x, f"{name} x", ndim=2)
             _checks.same_rows(x, np.asarray(y), f"{name} x", f"{name} y")
             self.sets[name] = (x, np.asarray(y))
-        self.history = {name: [] for name in sets}
+
+    def on_train_begin(self, model):
+        self.model, self.history = model, {name: [] for name in self.sets}
 
     def on_epoch_end(self, epoch, history):
         for name, (x, y) in self.sets.items():
@@ -175,10 +178,9 @@ class ActivationStats(Callback):
     def __init__(self, x, every=1):
         self.x = _checks.as_array(x, "x", ndim=2)
         self.every = _checks.positive(every, "every", integer=True)
-        self.epochs, self._rows = [], []
 
     def on_train_begin(self, model):
-        self.model = model
+        self.model, self.epochs, self._rows = model, [], []
         self._record(0)
 
     def on_epoch_end(self, epoch, history):

@@ -169,3 +169,14 @@ def test_diagnostic_plots_draw_what_they_were_given():
     plotting.show_images(axes[3:], x[:1], ["first"])
     assert axes[3].get_title() == "first" and axes[3].images[0].get_array().shape == (8, 8)
     plotting.plt.close(fig)
+
+
+def test_a_callback_reused_for_a_second_fit_describes_only_that_fit():
+    x, y = _digits(100)
+    diagnostics = [callbacks.GradientStats(), callbacks.ActivationStats(x, every=1), callbacks.Accuracy(train=(x, y))]
+    for epochs in (3, 2):
+        nnlib.fit(nnlib.mlp([64, 8, 10], rng=np.random.default_rng(0)), x, y, loss="softmax_cross_entropy",
+                  epochs=epochs, callback=diagnostics)
+    assert len(diagnostics[0].update_ratios) == 2
+    assert diagnostics[1].epochs == [0, 1, 2]
+    assert len(diagnostics[2].history["train"]) == 2
