@@ -13,6 +13,7 @@ from .losses import get_loss
 from .model import Sequential, count_parameters, hinge_positions, mlp, spread_hinges
 from .optim import SGD, Adam, Momentum
 from .train import History, TrainingDiverged, fit
+from . import callbacks  # training diagnostics (the capstone chapter)
 
 __all__ = [
     "activations", "datasets", "gradcheck", "initializers", "layers", "losses", "optim", "plotting",
@@ -20,6 +21,7 @@ __all__ = [
     "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges",
     "SGD", "Adam", "Momentum", "History", "TrainingDiverged", "fit",
 ]
+__all__ += ["callbacks"]
 
 
 def __getattr__(name):

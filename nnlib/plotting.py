@@ -78,3 +78,55 @@ def figure(ncols=1, nrows=1, width=6.4, height=3.6, **kwargs):
     """A new figure in the course style with ``nrows`` x ``ncols`` axes."""
     use_style()
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+# Training diagnostics, drawn from nnlib.callbacks (the capstone chapter).
+
+def plot_update_ratios(ax, stats, target=1e-3):
+    """Each layer's update-to-weight ratio against the step, from a ``callbacks.GradientStats``.
+
+    Log scale, with a guide line at ``target`` (Karpathy's rule of thumb, 1e-3).
+    """
+    steps = np.arange(1, len(stats.update_ratios) + 1)
+    for index, name in enumerate(stats.names):
+        ax.plot(steps, stats.update_ratios[:, index], color=PALETTE[index],
+                linestyle=LINESTYLES[index % len(LINESTYLES)], lw=1, label=name)
+    ax.axhline(target, color=PALETTE[7], linestyle=":", label=f"{target:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("update step")
+    ax.set_ylabel("update / weight norm")
+    ax.legend(loc="best", fontsize="small")
+
+
+def plot_histograms(axes, arrays, titles, xlabel, bins=40):
+    """One histogram per axis: ``arrays[i]`` (any shape, flattened) on ``axes[i]``, titled ``titles[i]``."""
+    for index, (ax, values, title) in enumerate(zip(axes, arrays, titles)):
+        ax.hist(np.ravel(values), bins=bins, color=PALETTE[index % 6])
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    axes[0].set_ylabel("count")
+
+
+def plot_confusion_matrix(ax, counts):
+    """A (C, C) confusion matrix (rows true class, columns predicted), every cell labelled with its count."""
+    ax.imshow(counts, cmap="Blues")
+    for (row, col), count in np.ndenumerate(counts):
+        ax.text(col, row, str(count), ha="center", va="center", fontsize="small",
+                color="white" if count > counts.max() / 2 else "black")
+    ticks = np.arange(len(counts))
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.grid(False)
+
+
+def show_images(axes, images, titles, shape=(8, 8)):
+    """Draw each row of ``images`` (K, H * W) in grey on ``axes``, titled; spare axes are hidden."""
+    axes = np.ravel(axes)
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, image, title in zip(axes, images, titles):
+        ax.imshow(np.reshape(image, shape), cmap="gray_r")
+        ax.set_title(title, fontsize="small")

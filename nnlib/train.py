@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 
 from . import _checks
+from .callbacks import as_callbacks
 from .losses import get_loss
 from .optim import get_optimizer
 
@@ -57,11 +58,12 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
         between is mini-batch. Batches other than full need ``rng`` to shuffle.
     rng : numpy.random.Generator, optional
         Shuffles the examples each epoch.
-    callback : callable, optional
-        ``callback(epoch, history)`` after every epoch; returning True stops
-        training (how a widget cancels a fit).
+    callback : callable, Callback or list of them, optional
+        A function ``callback(epoch, history)`` runs after every epoch; returning
+        True stops training (how a widget cancels a fit). A ``nnlib.callbacks``
+        object also sees the start and every step (training diagnostics).
     progress : bool
-        Show a tqdm progress bar with the current loss.
+        Show a tqdm progress bar with the current loss (off by default).
     x_val, y_val : arrays, optional
         A held-out set whose cost is recorded each epoch.
 
@@ -85,6 +87,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
     elif lr is not None:
         raise ValueError("lr is only used with an optimizer name; set it on the optimizer object instead")
     loss_fn = get_loss(loss)
+    callbacks = as_callbacks(callback)
     parameters = model.parameters()
     history = History()
     epoch_range = range(1, epochs + 1)
@@ -92,6 +95,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
         from tqdm.auto import tqdm
 
         epoch_range = tqdm(epoch_range, desc="training", unit="epoch")
+    for each in callbacks:
+        each.on_train_begin(model)
 
     for epoch in epoch_range:
         order = np.arange(num_examples) if batch_size == num_examples else rng.permutation(num_examples)
@@ -109,6 +114,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
                 )
             model.backward(dout)
             optimizer.step(parameters)
+            for each in callbacks:
+                each.on_step(model, value)
             history.batch_loss.append(value)
             epoch_total += value * len(batch)
         history.loss.append(epoch_total / num_examples)
@@ -116,7 +123,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
             history.val_loss.append(loss_fn(model.predict(x_val), y_val)[0] + model.penalty())
         if progress:
             epoch_range.set_postfix(loss=f"{history.loss[-1]:.4g}")
-        if callback is not None and callback(epoch, history):
+        if any([each.on_epoch_end(epoch, history) for each in callbacks]):  # a list: every one runs
             history.stopped_early = True
             break
     return history
