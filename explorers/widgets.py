@@ -83,7 +83,7 @@ class LiveExplorer(anywidget.AnyWidget):
                 with self._lock:
                     if cancel.is_set():
                         return True
-                    self.fit = snapshot()
+                    self.fit = {**snapshot(), "settings": settings}
                 last_push = time.monotonic()
             return False
 
@@ -91,6 +91,10 @@ class LiveExplorer(anywidget.AnyWidget):
             result = self._run(settings, report)
         except nnlib.TrainingDiverged as error:
             result = {"error": f"training diverged: {error}"}
+        if result is not None:
+            # Each fit names the setting it belongs to: the browser describes the fit it
+            # draws, not whatever the controls show by the time it arrives.
+            result = {**result, "settings": settings}
         with self._lock:
             if result is not None and not cancel.is_set():
                 self.cache[key] = result

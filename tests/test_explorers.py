@@ -140,14 +140,30 @@ def test_a_diverging_fit_is_reported_instead_of_drawn():
     widget._run = diverge
     widget.units = 5
     widget.wait()
-    assert widget.fit == {"error": "training diverged: the loss became nan at epoch 3"}
+    assert widget.fit == {"error": "training diverged: the loss became nan at epoch 3", "settings": widget.settings()}
 
 
 def test_live_fit_equals_the_websites_precomputed_fit():
     widget = HiddenUnitsExplorer(units=16, layers=1, activation="relu", seed=0)
     widget.wait()
     doc = stored("hidden_units")
-    assert precompute._quantize(widget.fit, doc["scale"]) == doc["fits"]["relu|1|16|0"]
+    live = {name: value for name, value in widget.fit.items() if name != "settings"}
+    assert precompute._quantize(live, doc["scale"]) == doc["fits"]["relu|1|16|0"]
+
+
+def test_every_fit_the_widget_pushes_names_the_setting_it_was_trained_for():
+    """Rapid moves: each fit on screen carries its own setting, so the readout cannot describe another one."""
+    widget = HiddenUnitsExplorer(units=1)
+    seen = record_fits(widget)
+    for units in (2, 8, 3, 32, 5, 16, 4, 64, 12):
+        widget.units = units
+        time.sleep(0.02)
+    widget.wait()
+    assert seen, "no fit was pushed"
+    for fit in seen:
+        units, layers = fit["settings"]["units"], fit["settings"]["layers"]
+        assert fit["params"] == 3 * units + 1 + (layers - 1) * units * (units + 1), fit["settings"]
+    assert seen[-1]["settings"] == widget.settings()
 
 
 def test_activation_widget_follows_its_activation_and_parameter():

@@ -21,6 +21,9 @@
 
   const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
   const SVG_NS = "http://www.w3.org/2000/svg";
+  // Figures never shrink below this width (their 11 px labels stay at least 9 px
+  // tall); on a narrower screen, a phone's, the figure scrolls sideways instead.
+  const MIN_FIGURE_WIDTH = 600;
   const STYLE = `
   .nnx { font: 14px/1.4 system-ui, sans-serif; margin: 0.5em 0 1em; contain: content; }
   .nnx-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1.4em; margin-bottom: 0.4em; }
@@ -29,9 +32,11 @@
   .nnx-control input[type=range] { width: 9em; }
   .nnx-control output { min-width: 3.5em; font-variant-numeric: tabular-nums; }
   .nnx svg { width: 100%; height: auto; display: block; }
-  .nnx svg text { font: 11px system-ui, sans-serif; fill: #333; }
+  .nnx-figure { overflow-x: auto; }
+  .nnx-figure svg { min-width: ${MIN_FIGURE_WIDTH}px; }
+  .nnx svg text { font: 11px system-ui, sans-serif; fill: currentColor; }
   .nnx-readout { font-variant-numeric: tabular-nums; margin: 0.3em 0; }
-  .nnx-legend { font-size: 12px; color: #444; }
+  .nnx-legend { font-size: 12px; opacity: 0.85; }
   `;
 
   let uniqueId = 0;
@@ -94,9 +99,12 @@
   }
 
   function figure(root, width, height) {
-    const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" }, root);
+    // The scroller is focusable so that keyboard users can scroll it on a phone.
+    const scroller = el("div", { class: "nnx-figure", tabindex: "0", role: "region" }, root);
+    const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" }, scroller);
     const title = svgEl("title", { id: `nnx-title-${++uniqueId}` }, svg);
     svg.setAttribute("aria-labelledby", title.id);
+    scroller.setAttribute("aria-labelledby", title.id);
     return { svg, title };
   }
 
@@ -162,6 +170,11 @@
     sigmoid: "sigmoid", softplus: "softplus",
   };
   const nameOf = (v) => LABELS[v] || v;
+  // "1 kink", "2 kinks": a count and its noun in the right number.
+  const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+  // The setting a fit belongs to: it names it (fit.settings), so that readouts describe
+  // the fit on screen even while the controls have already moved on to another one.
+  const settingOf = (model, fit) => (name) => (fit.settings && name in fit.settings ? fit.settings[name] : model.get(name));
   const KINKED = new Set(["relu", "leaky_relu"]);  // activations whose units bend at a point
 
   function renderHiddenUnits(model, root) {
@@ -192,25 +205,26 @@
 
     const draw = () => {
       const fit = model.get("fit");
-      const units = model.get("units");
-      const layers = model.get("layers");
-      const activation = nameOf(model.get("activation"));
       if (!fit || !fit.y) {
         readout.textContent = title.textContent = (fit && fit.error) || "No fit for these settings.";
         return;
       }
+      const setting = settingOf(model, fit);
+      const units = setting("units");
+      const layers = setting("layers");
+      const activation = nameOf(setting("activation"));
       fitLine.setAttribute("d", pathData(data.x, fit.y, sx, sy));
       hinges.replaceChildren(...fit.hinges.map((x) => svgEl("line", { x1: sx(x), x2: sx(x), y1: 10, y2: 245 })));
       drawLoss(fit);
       const shape = Array(layers).fill(units).join("-");
       const status = fit.epoch < fit.epochs ? `training, epoch ${fit.epoch} of ${fit.epochs}` : `after ${fit.epochs} epochs`;
       readout.textContent =
-        `Network 1-${shape}-1 (${activation}, seed ${model.get("seed")}): ${fit.params} parameters; ` +
+        `Network 1-${shape}-1 (${activation}, seed ${setting("seed")}): ${count(fit.params, "parameter")}; ` +
         `train MSE ${fmt(fit.train_mse)}, test MSE ${fmt(fit.test_mse)}, ${status}` +
-        (layers === 1 ? `; ${fit.hinges.length} ${KINKED.has(model.get("activation")) ? "kinks" : "bends"} in view.` : ".");
+        (layers === 1 ? `; ${count(fit.hinges.length, KINKED.has(setting("activation")) ? "kink" : "bend")} in view.` : ".");
       title.textContent =
-        `Fit of y = x sin(x) by a network with ${layers} hidden layer(s) of ${units} ${activation} units ` +
-        `(seed ${model.get("seed")}), ` +
+        `Fit of y = x sin(x) by a network with ${count(layers, "hidden layer")} of ${count(units, `${activation} unit`)} ` +
+        `(seed ${setting("seed")}), ` +
         `${status}: test mean squared error ${fmt(fit.test_mse)}.`;
     };
     model.on("change:fit", draw);
@@ -265,6 +279,7 @@
         scene = { lo, hi, p, bands, df, f };
       }
       const { p } = scene;
+      const setting = settingOf(model, fit);
       const flatRuns = [];
       let start = null;
       fit.df.forEach((d, i) => {
@@ -280,9 +295,9 @@
         x: p.sx(z[first] - dz / 2), y: 10, width: p.sx(z[last] + dz / 2) - p.sx(z[first] - dz / 2), height: 235 })));
       scene.df.setAttribute("d", pathData(z, fit.df, p.sx, p.sy));
       scene.f.setAttribute("d", pathData(z, fit.f, p.sx, p.sy));
-      const name = nameOf(model.get("activation"));
-      const param = opts.param_name[model.get("activation")];
-      const described = param ? `${name} with ${param} = ${model.get("param")}` : name;
+      const name = nameOf(setting("activation"));
+      const param = opts.param_name[setting("activation")];
+      const described = param ? `${name} with ${param} = ${setting("param")}` : name;
       const saturated = Math.round(100 * fit.saturated_fraction);
       readout.textContent =
         `${described}: f′(0) = ${fmt(fit.df_at_0)}, largest f′ = ${fmt(fit.df_max)}; ` +
@@ -301,7 +316,7 @@
     control(controls, model, { name: "drop_prob", label: "Drop probability", options: opts.drop_prob });
     control(controls, model, { name: "seed", label: "Random seed", options: opts.seed });
 
-    const { svg, title } = figure(root, 720, 330);
+    const { svg, title } = figure(root, 720, 345);
     const data = model.get("data");
     const r = data.range;
     const p = panel(svg, [50, 10, 290, 290], [-r, r], [-r, r], "x1", "x2", [-1, 0, 1], [-1, 0, 1]);
@@ -324,7 +339,7 @@
     };
     data.x_test.forEach(([x, y], i) => marker(x, y, data.y_test[i], p.plot, true));
     data.x_train.forEach(([x, y], i) => marker(x, y, data.y_train[i], p.plot, false));
-    const drawLoss = lossPanel(svg, [420, 10, 290, 290], 1000, [-2, 1]);
+    const drawLoss = lossPanel(svg, [420, 10, 280, 290], 1000, [-2, 1]);
     el("p", { class: "nnx-legend" }, root,
       "Left: the plane shaded by the class the network predicts (blue: class 0, orange: class 1; paler where it is " +
       "less sure). Filled markers: the 100 training points; hollow: the 300 test points. Right: the training loss.");
@@ -349,8 +364,9 @@
       drawLoss(fit);
       const gap = fit.train_accuracy - fit.test_accuracy;
       const status = fit.epoch < fit.epochs ? `training, epoch ${fit.epoch} of ${fit.epochs}` : `after ${fit.epochs} epochs`;
-      const settings = `L2 strength ${model.get("l2")}, drop probability ${model.get("drop_prob")}, ` +
-        `seed ${model.get("seed")}`;
+      const setting = settingOf(model, fit);
+      const settings = `L2 strength ${setting("l2")}, drop probability ${setting("drop_prob")}, ` +
+        `seed ${setting("seed")}`;
       readout.textContent =
         `${settings}: train accuracy ${(100 * fit.train_accuracy).toFixed(1)}%, ` +
         `test accuracy ${(100 * fit.test_accuracy).toFixed(1)}% (gap ${(100 * gap).toFixed(1)} points), ` +
@@ -380,7 +396,7 @@
   // explorers/precompute.py). Saving changes to the controls looks up their fit.
   function createStaticModel(doc) {
     const decode = (fit) => {
-      const out = { ...fit };
+      const out = { ...fit, settings: Object.fromEntries(doc.key.map((name) => [name, state[name]])) };
       for (const [name, scale] of Object.entries(doc.scale)) {
         if (name in out) out[name] = out[name].map((v) => v / scale);
       }

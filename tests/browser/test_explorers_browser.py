@@ -101,3 +101,66 @@ def test_an_explorer_whose_files_are_missing_says_so_in_words(load_url, serve_di
             assert "make book" in alert.inner_text()
         finally:
             context.close()
+
+
+# Each explorer figure's labels, measured in the page: inside the figure's viewBox, and on a
+# 375 px phone screen and in the site's dark mode still legible.
+FIGURE_TEXT_JS = """() => [...document.querySelectorAll('.nn-explorer svg')].map((svg) => {
+    const box = svg.viewBox.baseVal, scale = svg.getBoundingClientRect().width / box.width;
+    const background = (node) => {
+        for (; node; node = node.parentElement) {
+            const colour = getComputedStyle(node).backgroundColor;
+            if (!/rgba\\(.*, 0\\)$/.test(colour) && colour !== 'transparent') return colour;
+        }
+        return 'rgb(255, 255, 255)';
+    };
+    return [...svg.querySelectorAll('text')].filter((text) => text.textContent.trim()).map((text) => {
+        const b = text.getBBox();
+        const matrix = text.getCTM(), local = svg.getCTM();
+        // The label's box in the viewBox's coordinates (rotated y-axis labels included).
+        const corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]]
+            .map(([x, y]) => new DOMPoint(x, y).matrixTransform(local.inverse().multiply(matrix)));
+        return {
+            text: text.textContent,
+            inside: corners.every((p) => p.x >= box.x - 0.5 && p.x <= box.x + box.width + 0.5
+                                         && p.y >= box.y - 0.5 && p.y <= box.y + box.height + 0.5),
+            px: parseFloat(getComputedStyle(text).fontSize) * scale,
+            fill: getComputedStyle(text).fill,
+            background: background(svg),
+        };
+    });
+}).flat()"""
+
+
+def luminance(css_colour):
+    channels = [int(float(v)) / 255 for v in css_colour[css_colour.index("(") + 1:].rstrip(")").split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a, b):
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("path", explorer_pages())
+def test_explorer_labels_fit_their_figure_and_stay_legible_on_a_phone_and_in_dark_mode(open_page, path):
+    page, problems = open_page(path)
+    page.wait_for_function(ALL_DRAWN_JS)
+    labels = page.evaluate(FIGURE_TEXT_JS)
+    assert labels, "no labels in the explorers' figures"
+    clipped = [label["text"] for label in labels if not label["inside"]]
+    assert not clipped, f"labels cut off by the figure's edge: {clipped}"
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.wait_for_timeout(200)
+    small = sorted({(label["text"], round(label["px"], 1)) for label in page.evaluate(FIGURE_TEXT_JS)
+                    if label["px"] < 9})
+    assert not small, f"figure labels under 9 px tall on a 375 px screen: {small[:5]}"
+
+    page.evaluate("() => document.documentElement.dataset.theme = 'dark'")
+    page.wait_for_timeout(200)
+    faint = sorted({(label["text"], label["fill"], label["background"]) for label in page.evaluate(FIGURE_TEXT_JS)
+                    if contrast(label["fill"], label["background"]) < 4.5})
+    assert not faint, f"figure labels below 4.5:1 contrast in dark mode: {faint[:5]}"
+    assert not problems, problems.report()
