@@ -7,11 +7,13 @@ or ``numpy.random.Generator``.
 import importlib
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, optim
+from . import schedules
 from .activations import get_activation, softmax
 from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
 from .losses import get_loss
 from .model import Sequential, count_parameters, hinge_positions, mlp, spread_hinges
 from .optim import SGD, Adam, Momentum
+from .optim import AdamW, RMSProp, Scheduled
 from .train import History, TrainingDiverged, fit
 from . import callbacks  # training diagnostics (the capstone chapter)
 
@@ -20,6 +22,7 @@ __all__ = [
     "get_activation", "softmax", "ActivationLayer", "Dense", "Dropout", "Layer", "Maxout", "PReLU",
     "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges",
     "SGD", "Adam", "Momentum", "History", "TrainingDiverged", "fit",
+    "schedules", "AdamW", "RMSProp", "Scheduled",
 ]
 __all__ += ["callbacks"]
 

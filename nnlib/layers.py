@@ -15,7 +15,13 @@ from .initializers import get_initializer
 
 
 class Layer:
-    """Base class: no parameters, identity forward."""
+    """Base class: no parameters, identity forward.
+
+    ``penalised`` names the parameters that a model's L1/L2 penalty and an
+    optimizer's weight decay apply to (chapter 7): none here, W in Dense.
+    """
+
+    penalised = ()
 
     def __init__(self):
         self.params = {}
@@ -53,6 +59,8 @@ class Dense(Layer):
     init : str or callable
         Weight initializer (see ``nnlib.initializers``); biases start at 0.
     """
+
+    penalised = ("W",)
 
     def __init__(self, in_features, out_features, rng, init="he_normal"):
         super().__init__()
@@ -172,6 +180,8 @@ class Maxout(Layer):
     num_pieces : int
         k, the number of affine pieces per unit (2 doubles the parameters).
     """
+
+    penalised = ("W",)
 
     def __init__(self, in_features, out_features, rng, num_pieces=2, init="he_normal"):
         super().__init__()

@@ -16,8 +16,8 @@ class Sequential:
     layers : list of Layer
     l1, l2 : float >= 0
         Penalty strengths. The penalty ``l1 * sum|W| + 0.5 * l2 * sum W^2`` runs
-        over every weight matrix ``W`` (never biases); ``backward`` adds its
-        gradient ``l1 * sign(W) + l2 * W`` (chapter 7).
+        over the parameters each layer lists in ``penalised`` (Dense: ``W``, never
+        biases); ``backward`` adds its gradient ``l1 * sign(W) + l2 * W`` (chapter 7).
     """
 
     def __init__(self, layers, l1=0.0, l2=0.0):
@@ -29,7 +29,6 @@ class Sequential:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         self.layers = list(layers)
         self.l1, self.l2 = float(l1), float(l2)
-        self._weights = [layer for layer in self.layers if "W" in layer.params]
 
     def forward(self, x, training=False):
         """x: (N, D) -> output of the last layer, e.g. (N, C)."""
@@ -41,12 +40,11 @@ class Sequential:
         """Backpropagate dL/d(output) through every layer; fills each layer's grads."""
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
-        if self.l2:
-            for layer in self._weights:
-                layer.grads["W"] += self.l2 * layer.params["W"]
-        if self.l1:
-            for layer in self._weights:
-                layer.grads["W"] += self.l1 * np.sign(layer.params["W"])
+        for weights, grad in self.penalised():
+            if self.l2:
+                grad += self.l2 * weights
+            if self.l1:
+                grad += self.l1 * np.sign(weights)
         return dout
 
     def predict(self, x):
@@ -60,8 +58,7 @@ class Sequential:
         if not (self.l1 or self.l2):
             return 0.0
         total = 0.0
-        for layer in self._weights:
-            weights = layer.params["W"]
+        for weights, _ in self.penalised():
             total += self.l1 * np.abs(weights).sum() + 0.5 * self.l2 * np.sum(weights**2)
         return float(total)
 
@@ -70,6 +67,10 @@ class Sequential:
         return [
             (layer.params[name], layer.grads[name]) for layer in self.layers for name in layer.params
         ]
+
+    def penalised(self):
+        """(parameter, gradient) pairs of the parameters the layers declare penalised."""
+        return [(layer.params[name], layer.grads[name]) for layer in self.layers for name in layer.penalised]
 
     def num_parameters(self):
         """Total number of learnable numbers (weights, biases, slopes)."""

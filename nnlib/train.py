@@ -49,7 +49,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
         A loss name from ``nnlib.losses.LOSSES`` or a function returning
         (value, gradient w.r.t. the model output).
     optimizer : str or optimizer object
-        "sgd", "momentum" or "adam" (built with ``lr``, default 0.01), or an
+        a name from ``nnlib.optim.OPTIMIZERS`` (built with ``lr``, default 0.01), or an
         object with ``step(parameters)``.
     epochs : int
         Passes over the training set.
