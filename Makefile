@@ -3,6 +3,7 @@
 # change.
 #
 #   make book                    build the website into _build/html
+#   make pdf                     print the website into _build/pdf/book.pdf (Chromium, no TeX)
 #   make test                    build the website, then run every test
 #   make lab                     open the course (book/, exercises/) in JupyterLab
 #   make grade ASSIGNMENT=name   grade the submissions of one assignment
@@ -24,10 +25,13 @@ export OMP_NUM_THREADS := 1
 AS_ROOT := $(filter 0,$(shell id -u))
 SUDO := $(if $(AS_ROOT),,sudo)
 
-.PHONY: book test lab grade constraints
+.PHONY: book pdf test lab grade constraints
 
 book: $(INSTALLED) $(VENDORED)
-	jupyter-book build . -W -n --keep-going
+	python scripts/build_book.py
+
+pdf: book /usr/bin/chromium
+	python scripts/print_pdf.py
 
 test: book /usr/bin/chromium /usr/bin/bwrap
 	pytest

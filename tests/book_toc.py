@@ -6,8 +6,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 PAGE_SUFFIXES = (".md", ".ipynb")
-# The two ways a reader opens the site: served over http, or from disk as file:// pages.
-WAYS = ("http", "file")
 
 
 def toc_docnames():

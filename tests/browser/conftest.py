@@ -10,14 +10,16 @@ while it loaded (and keeps recording while the test drives it):
         page.get_by_label("hidden units").fill("8")
         assert not problems, problems.report()
 
-The site must work served over http and opened from disk, so pages can be opened
-both ways: `open_page(path, way)` with way "http" (the default: served on
-127.0.0.1) or "file" (a file:// address under _build/html, as the README tells a
-newcomer to open it); `WAYS` lists both for tests to parametrize over.
-
-Only 127.0.0.1 and the site's own files are reachable from these pages: a
-request to any other host or file is aborted and recorded in
+Only 127.0.0.1 (and, for pages opened as files, file:// addresses) is reachable
+from these pages: a request to any other host is aborted and recorded in
 `problems.outside_requests`.
+
+Every page must work both served over http and opened from disk: `MODES` names
+the two ways, and `load_site_page(path, mode)` / `open_site_page(path, mode)`
+open a page of the built site either way; parametrize a test with
+`@pytest.mark.parametrize("mode", MODES)` to run it both ways. `run_axe(page)`
+checks the page with axe-core (node_modules/axe-core, pinned in package-lock.json)
+and returns its violations.
 
 Lower-level fixtures: `load_page(path)` and `load_url(url)` return
 (context, page, problems) and leave closing the context to the caller;
@@ -28,13 +30,12 @@ import functools
 import http.server
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from book_toc import SITE, WAYS  # noqa: F401 (WAYS: the ways tests open pages)
+from book_toc import ROOT, SITE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -42,14 +43,10 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 HOST = "127.0.0.1"
-
-
-def is_local(url):
-    """True for 127.0.0.1 and for files of the built site; everything else is off limits."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return Path(unquote(parts.path)).resolve().is_relative_to(SITE.resolve())
-    return parts.scheme in ("data", "blob") or parts.hostname == HOST
+MODES = ("http", "file")
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
 
 
 @dataclass
@@ -105,25 +102,35 @@ def browser():
         browser.close()
 
 
-def load(browser, url):
+def on_this_machine(url):
+    parts = urlsplit(url)
+    return parts.hostname == HOST or parts.scheme in ("file", "data", "blob")
+
+
+def load(browser, url, viewport=DESKTOP, color_mode=None):
     """Open `url` in a fresh browser context and wait until the network is idle.
 
+    viewport: {"width", "height"} in CSS pixels (PHONE for a phone);
+    color_mode: None for the theme's default, or "light" / "dark" chosen as a
+    reader's earlier visit would have (the theme keeps it in localStorage).
     Returns (context, page, problems); `problems` keeps recording console errors,
     failed requests and outside requests (aborted) for as long as the page lives.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=viewport)
+    if color_mode is not None:
+        context.add_init_script(f"localStorage.setItem('mode', {color_mode!r});")
     page = context.new_page()
     problems = Problems()
 
     def route(route):
-        if is_local(route.request.url):
+        if on_this_machine(route.request.url):
             route.continue_()
         else:
             problems.outside_requests.append(route.request.url)
             route.abort()
 
     def on_request_failed(request):
-        if is_local(request.url):
+        if on_this_machine(request.url):
             problems.failed_requests.append(f"{request.url} ({request.failure})")
 
     def on_response(response):
@@ -140,8 +147,53 @@ def load(browser, url):
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.console_errors.append(f"uncaught: {error}"))
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    if urlsplit(url).scheme == "file":
+        # Chromium never reports a file:// page's network as idle; "load" has
+        # waited for its scripts, styles and images, so wait for the scripts
+        # that run after it (the theme's, MathJax's start) to settle.
+        page.wait_for_function("() => document.readyState === 'complete'")
+        page.wait_for_timeout(300)
+    else:
+        page.wait_for_load_state("networkidle")
     return context, page, problems
+
+
+def site_address(site_url, path, mode):
+    """The address of `path` (relative to the site's root) served (mode "http") or as a file ("file")."""
+    if mode == "http":
+        return urljoin(site_url, path)
+    if mode == "file":
+        return (SITE / path).as_uri()
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def run_axe(page, impacts=None):
+    """Run axe-core on `page`; returns its violations (list of dicts), optionally only of `impacts`.
+
+    Over file:// axe cannot re-read the page's stylesheets (its "preload" uses
+    XMLHttpRequest, which Chromium refuses there): that only skips the one rule
+    that needs them (css-orientation-lock); over http it runs.
+    """
+    page.add_script_tag(path=str(AXE_JS))
+    preload = urlsplit(page.url).scheme != "file"
+    result = page.evaluate(
+        "preload => axe.run(document, {resultTypes: ['violations'], preload})", preload
+    )
+    violations = result["violations"]
+    if impacts is not None:
+        violations = [violation for violation in violations if violation["impact"] in impacts]
+    return violations
+
+
+def axe_report(violations):
+    """Rule ids, impacts and the nodes (CSS selector, what to fix) of axe violations, one per line."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} [{len(violation['nodes'])} nodes]")
+        for node in violation["nodes"][:8]:
+            summary = " ".join((node.get("failureSummary") or "").split())
+            lines.append(f"    {' > '.join(map(str, node['target']))}: {summary[:300]}")
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="session")
@@ -157,25 +209,43 @@ def load_url(browser):
 
 
 @pytest.fixture(scope="session")
-def site_base(site_url):
-    """site_base(way) -> the URL the site's root has when opened that way ("http" or "file")."""
-    bases = {"http": site_url, "file": SITE.resolve().as_uri() + "/"}
-    return lambda way: bases[way]
+def load_page(load_url, site_url):
+    """load_page(path) -> (context, page, problems) for a page of the site; the caller closes the context."""
+    return lambda path: load_url(urljoin(site_url, path))
 
 
 @pytest.fixture(scope="session")
-def load_page(load_url, site_base):
-    """load_page(path, way="http") -> (context, page, problems) for a page of the site; the caller closes the context."""
-    return lambda path, way="http": load_url(urljoin(site_base(way), path))
+def load_site_page(browser, site_url):
+    """load_site_page(path, mode, **load_options) -> (context, page, problems); the caller closes the context.
+
+    mode is "http" (served from 127.0.0.1) or "file" (opened from _build/html on
+    disk); load_options are `load`'s (viewport, color_mode).
+    """
+    return lambda path, mode, **options: load(browser, site_address(site_url, path, mode), **options)
+
+
+@pytest.fixture
+def open_site_page(load_site_page):
+    """open_site_page(path, mode, **load_options) -> (page, problems), closed after the test."""
+    contexts = []
+
+    def open_(path, mode, **options):
+        context, page, problems = load_site_page(path, mode, **options)
+        contexts.append(context)
+        return page, problems
+
+    yield open_
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
 def open_page(load_page):
-    """open_page(path, way="http") -> (page, problems): a page of the site, closed after the test."""
+    """open_page(path) -> (page, problems): a page of the site, closed after the test."""
     contexts = []
 
-    def open_(path, way="http"):
-        context, page, problems = load_page(path, way)
+    def open_(path):
+        context, page, problems = load_page(path)
         contexts.append(context)
         return page, problems
 

@@ -8,7 +8,8 @@ error and no request to another host (the `open_page` fixture records both).
 """
 import pytest
 
-from book_toc import SITE, WAYS
+from book_toc import SITE
+from conftest import MODES
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +62,11 @@ def assert_labelled_for_screen_readers(host):
         assert control.evaluate("node => node.labels.length") == 1, "a control without a label"
 
 
-@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", explorer_pages())
-def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_page, path, way):
-    # One test per page and way: loading a chapter page is the slow part.
-    page, problems = open_page(path, way)
+def test_every_explorer_is_labelled_and_redraws_from_the_keyboard(open_site_page, path, mode):
+    # One test per page and way of opening it: loading a chapter page is the slow part.
+    page, problems = open_site_page(path, mode)
     page.wait_for_function(ALL_DRAWN_JS)
     hosts = page.locator(".nn-explorer").all()
     assert hosts, "no explorer on the page"

@@ -41,7 +41,11 @@ def widget_page(tmp_path_factory):
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     sphinx_config = config["sphinx"]["config"]
     copy_into(book, "_config.yml")
-    for path in [*sphinx_config["html_static_path"], *sphinx_config["html_extra_path"], *config["bibtex_bibfiles"]]:
+    folders = [
+        *sphinx_config["html_static_path"], *sphinx_config["html_extra_path"], *config["bibtex_bibfiles"],
+        *sphinx_config.get("templates_path", []), *config["sphinx"].get("local_extensions", {}).values(),
+    ]
+    for path in folders:
         copy_into(book, path)
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/widgets\n", encoding="utf-8")
     notebook = nbformat.v4.new_notebook(
