@@ -64,14 +64,23 @@ def print_page(page, url):
     return pdf, title
 
 
-def main(output=OUTPUT):
+def main(output=OUTPUT, browser=None):
+    """Print the site into `output`; `browser` is a running Playwright Chromium to reuse, or None to start one.
+
+    (Playwright's sync API runs one instance per thread, so the tests pass theirs.)
+    """
     output = Path(output)
     if not (SITE / "index.html").is_file():
         raise SystemExit(f"no built site in {SITE}: run `make book` first")
     writer = PdfWriter()
-    with serve(SITE) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serve(SITE))
+        if browser is None:
+            playwright = stack.enter_context(sync_playwright())
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            stack.callback(browser.close)
         context = browser.new_context()
+        stack.callback(context.close)
         # The site makes no outside request; if a page ever did, printing must not wait for it.
         context.route("**/*", lambda route: route.continue_()
                       if urlsplit(route.request.url).hostname == HOST else route.abort())
@@ -83,7 +92,6 @@ def main(output=OUTPUT):
             writer.append(PdfReader(io.BytesIO(pdf)))
             writer.add_outline_item(title=title, page_number=first)
             print(f"printed {docname} ({title}): pages {first + 1}-{len(writer.pages)}")
-        browser.close()
     writer.add_metadata({"/Title": "Neural Networks from the Neuron Up"})
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("wb") as file:

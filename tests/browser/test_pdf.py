@@ -19,14 +19,14 @@ def page_title_and_figures(docname):
 
 
 @pytest.fixture(scope="module")
-def book_pdf(tmp_path_factory):
+def book_pdf(tmp_path_factory, browser):
     if not (SITE / "index.html").is_file():
         pytest.fail(f"no built site in {SITE}: run `make book` first")
     spec = importlib.util.spec_from_file_location("print_pdf", ROOT / "scripts" / "print_pdf.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     output = tmp_path_factory.mktemp("pdf") / "book.pdf"
-    module.main(output)
+    module.main(output, browser=browser)
     return PdfReader(output)
 
 
