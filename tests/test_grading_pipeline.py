@@ -12,7 +12,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
+import threading
 import subprocess
 import sys
 import time
@@ -87,14 +89,59 @@ class Graded:
 CASES = {case.student: case for case in cases.cases(Path("/placeholder"))}
 
 
+class LoopbackListener:
+    """A TCP listener on the host's 127.0.0.1 that records every connection it accepts."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, address = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(address)
+            connection.close()
+
+    def close(self):
+        self.server.close()
+        self.thread.join(5)
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def loopback_listener():
+    listener = LoopbackListener()
+    # The listener works: the test's own process reaches it (and that one connection is forgotten).
+    socket.create_connection(("127.0.0.1", listener.port), timeout=5).close()
+    deadline = time.monotonic() + 5
+    while not listener.accepted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert listener.accepted, "the loopback listener accepted nothing from the test itself"
+    listener.accepted.clear()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, loopback_listener):
     course = make_course(tmp_path_factory.mktemp("course"))
-    for case in cases.cases(course):
+    for case in cases.cases(course, probe_port=loopback_listener.port):
         case.build(course, case.student)
     started = time.monotonic()
     process = grade(course)
     return Graded(course, process, time.monotonic() - started)
+
+
+@pytest.mark.timeout(1200)
+def test_student_code_cannot_reach_a_listener_on_the_hosts_loopback(graded, loopback_listener):
+    # The "network" submission tried to connect while it was graded; no test traffic leaves the machine.
+    assert graded.scores["network"]["total"], "the network case was not graded"
+    assert loopback_listener.accepted == [], f"the sandbox reached 127.0.0.1: {loopback_listener.accepted}"
 
 
 @pytest.mark.timeout(1200)

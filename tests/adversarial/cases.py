@@ -301,15 +301,20 @@ def writing_probe(course_dir):
     """)
 
 
-NETWORK_PROBE = spy("""
-    import socket
-    for address in [("1.1.1.1", 53), ("8.8.8.8", 443), ("pypi.org", 443)]:
+def network_probe(port):
+    """Tries to reach a listener the test runs on the host's loopback (never an outside address).
+
+    A sandbox with its own network namespace has a loopback of its own, so the host's
+    127.0.0.1:port is out of its reach; the test also checks that the listener saw nothing.
+    """
+    return spy(f"""
+        import socket
         try:
-            socket.create_connection(address, timeout=2).close()
-            leaks.append(str(address))
+            socket.create_connection(("127.0.0.1", {int(port)}), timeout=2).close()
+            leaks.append("127.0.0.1:{int(port)}")
         except OSError:
             pass
-""")
+    """)
 
 FORK_BOMB = spy("""
     import os
@@ -373,8 +378,8 @@ def wrong_kernelspec():
     return nb
 
 
-def cases(course_dir):
-    """The whole simulated class, one Case per student."""
+def cases(course_dir, probe_port=9):
+    """The whole simulated class, one Case per student; ``probe_port``: the test's loopback listener."""
     every = set(POINTS)
     return [
         Case("reference", submit(answered()), full(), about="the instructor's solution"),
@@ -424,7 +429,7 @@ def cases(course_dir):
         Case("missing-notebook", submit(answered(), filename="notes.txt"), zero(*every), {"missing-notebook"}),
         Case("reads-secrets", submit(answered({"answer_relu_forward": reading_probe(course_dir)})), full()),
         Case("writes-gradebook", submit(answered({"answer_relu_forward": writing_probe(course_dir)})), full()),
-        Case("network", submit(answered({"answer_relu_forward": NETWORK_PROBE})), full()),
+        Case("network", submit(answered({"answer_relu_forward": network_probe(probe_port)})), full()),
         Case("fork-bomb", submit(answered({"answer_relu_forward": FORK_BOMB})), full()),
         Case("mutates-inputs", submit(answered({"answer_affine_forward": MUTATING_AFFINE})),
              zero("affine_forward", "two_layer_net")),
