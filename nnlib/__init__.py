@@ -7,7 +7,7 @@ or ``numpy.random.Generator``.
 import importlib
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, optim
-from . import schedules
+from . import regions, schedules
 from .activations import get_activation, softmax
 from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
 from .losses import get_loss
@@ -24,7 +24,7 @@ __all__ = [
     "SGD", "Adam", "Momentum", "History", "TrainingDiverged", "fit",
     "schedules", "AdamW", "RMSProp", "Scheduled",
 ]
-__all__ += ["callbacks"]
+__all__ += ["callbacks", "regions"]
 
 
 def __getattr__(name):
