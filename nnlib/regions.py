@@ -94,3 +94,26 @@ def _forward(layers, x):
 def count_regions(model, low, high):
     """The number of linear regions of a one-input ReLU network on [low, high]: kinks + 1."""
     return len(kinks(model, low, high)) + 1
+
+
+def hinge_network(positions, slope_changes, start=0.0, start_slope=0.0, low=-10.0):
+    """A hand-built one-hidden-layer ReLU network from its hinges (chapter "What networks compute").
+
+    y(x) = start + start_slope * relu(x - low) + sum_j slope_changes[j] * relu(x - positions[j]):
+    on [low, ...) the curve starts at ``start`` with slope ``start_slope`` and its slope
+    changes by ``slope_changes[j]`` at ``positions[j]``.
+
+    Returns
+    -------
+    nnlib.Sequential mapping (N, 1) -> (N, 1), with H = len(positions) + 1 hidden units.
+    """
+    positions = _checks.as_array(positions, "positions", ndim=1)
+    slope_changes = _checks.as_array(slope_changes, "slope_changes", ndim=1)
+    _checks.same_shape(positions, slope_changes, "positions", "slope_changes")
+    rng = np.random.default_rng(0)  # the weights are all overwritten below
+    hidden, output = Dense(1, len(positions) + 1, rng), Dense(len(positions) + 1, 1, rng)
+    hidden.params["W"][:] = 1.0
+    hidden.params["b"][:] = -np.concatenate([[low], positions])
+    output.params["W"][:, 0] = np.concatenate([[start_slope], slope_changes])
+    output.params["b"][:] = start
+    return Sequential([hidden, ActivationLayer("relu"), output])

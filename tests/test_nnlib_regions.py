@@ -58,3 +58,17 @@ def test_kinks_rejects_smooth_activations_and_wrong_intervals():
 def test_sawtooth_rejects_a_depth_that_is_not_a_positive_integer():
     with pytest.raises(ValueError, match="depth"):
         regions.sawtooth(0)
+
+
+def test_hinge_network_starts_at_its_value_and_changes_slope_at_each_hinge():
+    model = regions.hinge_network(positions=[-2.0, 3.0], slope_changes=[1.5, -4.0], start=2.0, start_slope=-1.0)
+    x = np.array([[-10.0], [-2.0], [0.0], [3.0], [5.0]])
+    # By hand: 2 - (x + 10), then slope -1 + 1.5 = 0.5 after -2, then 0.5 - 4 = -3.5 after 3.
+    expected = [2.0, -6.0, -5.0, -3.5, -10.5]
+    np.testing.assert_allclose(model(x)[:, 0], expected)
+    np.testing.assert_allclose(regions.kinks(model, -9.0, 9.0), [-2.0, 3.0])
+
+
+def test_hinge_network_needs_one_slope_change_per_hinge():
+    with pytest.raises(ValueError, match="positions.*slope_changes"):
+        regions.hinge_network(positions=[0.0, 1.0], slope_changes=[1.0])
