@@ -1,5 +1,8 @@
 """Command line: ``python -m grading ASSIGNMENT`` (what ``make grade ASSIGNMENT=...`` runs).
 
+``python -m grading check NOTEBOOK`` runs a learner's visible self-checks instead (see
+``grading.selfcheck``).
+
 Exit status: 0 every submission was graded (flagged ones are listed in the report),
 1 some submission could not be graded (an internal error, listed in the report),
 2 a problem with the command or the course set-up.
@@ -36,7 +39,12 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:  # the learner's self-check (grading/selfcheck.py)
+        from grading import selfcheck
+
+        return selfcheck.main(argv[1:])
+    args = parse_args(argv)
     settings = pipeline.Settings(
         course_dir=args.course_dir, assignment=args.assignment, jobs=args.jobs,
         use_bwrap=not args.no_sandbox, students=tuple(args.student), quiet=args.quiet,

@@ -132,8 +132,7 @@ def _scores_cases(hidden):
         rng = np.random.default_rng(seed)
         n, c = (6, 4) if seed % 2 else (5, 3)
         yield f"seed {seed}, scores ({n}, {c})", rng.standard_normal((n, c)), rng.integers(0, c, size=n), None
-        if hidden:
-            yield f"seed {seed}, all-zero scores", np.zeros((n, c)), rng.integers(0, c, size=n), None
+        yield f"seed {seed}, all-zero scores", np.zeros((n, c)), rng.integers(0, c, size=n), None
         large = 1e3 * rng.standard_normal((n, c))  # labels at the top score: a small, finite loss
         yield f"seed {seed}, scores of size 1e3", large, np.argmax(large, axis=1), OVERFLOW
         huge = 1e5 * rng.standard_normal((n, c))
@@ -318,10 +317,15 @@ def check_relative_error(call, hidden):
         rng = np.random.default_rng(seed)
         analytic = rng.standard_normal((3, 4))
         numeric = analytic * (1 + 1e-4 * rng.standard_normal((3, 4)))
+        # The worst entry has a < n, so a missing absolute value on a - n cannot pass by luck.
+        index = tuple(rng.integers(0, size) for size in analytic.shape)
+        below = numeric.copy()
+        below[index] = analytic[index] + 1e-2 * abs(analytic[index]) + 1e-3
         pairs = [("close arrays", analytic, numeric), ("equal arrays", analytic, analytic.copy()),
-                 ("both zero", np.zeros((2, 3)), np.zeros((2, 3)))]
-        if hidden:
-            pairs.append(("different arrays", analytic, rng.standard_normal((3, 4))))
+                 ("close arrays, worst entry where a < n", analytic, below),
+                 ("both zero", np.zeros((2, 3)), np.zeros((2, 3))),
+                 # Different signs too: a missing absolute value shows on the visible check as well.
+                 ("different arrays", analytic, rng.standard_normal((3, 4)))]
         for name, a, b in pairs:
             def case(a=a, b=b):
                 expected = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))

@@ -281,24 +281,63 @@ def part(grade_id, functions, points, no_nnlib=True, guarded=None):
     return decorate
 
 
+class _OneLine:
+    """Mixin: IPython shows the exception as its message alone, not a traceback.
+
+    IPython calls ``_render_traceback_`` when an exception defines it; the test cell still
+    fails (nbgrader sees the error), but the learner reads one line per function.
+    """
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {line}" if index == 0 else line
+                for index, line in enumerate(str(self).splitlines())]
+
+
+class SelfCheckFailed(_OneLine, AssertionError):
+    """A test cell's check found a mistake (nbgrader marks the cell failed)."""
+
+
+class NotImplementedStub(_OneLine, NotImplementedError):
+    """A test cell's function is still the exercise stub."""
+
+
+# Learners (and nbgrader's cell outputs) see the familiar names.
+SelfCheckFailed.__name__ = SelfCheckFailed.__qualname__ = "AssertionError"
+NotImplementedStub.__name__ = NotImplementedStub.__qualname__ = "NotImplementedError"
+
+
+def describe(grade_id, result, kind="self-check"):
+    """The words for one part's outcome: the same lines in a notebook cell and ``python -m grading check``.
+
+    One line when the part passed or a function is not implemented yet; otherwise a
+    summary line and one indented line per message (the messages the feedback page shows).
+    """
+    if result.fraction >= 1.0:
+        return f"{grade_id}: {kind} passed"
+    for message in result.messages:
+        if message.endswith(NotImplementedYet.SUFFIX):
+            return f"{grade_id}: {message}"
+    lines = "".join(f"\n  - {message}" for message in result.messages)
+    return f"{grade_id}: {result.fraction:.0%} of the {kind} cases passed{lines}"
+
+
 def report(part_, namespace, hidden=False):
     """Run ``part_``'s check on the functions in ``namespace`` (a notebook's ``globals()``).
 
-    Prints one line when every case passed. Otherwise raises AssertionError listing the
-    messages, so nbgrader marks the test cell failed, or NotImplementedError while a
-    function is still the exercise stub.
+    Prints one line when every case passed and returns None (a cell shows no repr).
+    Otherwise raises ``SelfCheckFailed`` (an AssertionError) with ``describe``'s lines, so
+    nbgrader marks the test cell failed, or ``NotImplementedStub`` (a NotImplementedError)
+    while a function is still the exercise stub; IPython shows either as its message only.
     """
     functions = {name: namespace.get(name) for name in part_.functions}
     result = part_.check(functions, hidden)
-    kind = "hidden tests" if hidden else "self-check"
+    text = describe(part_.grade_id, result, "hidden tests" if hidden else "self-check")
     if result.fraction >= 1.0:
-        print(f"{part_.grade_id}: {kind} passed")
-        return result
-    for message in result.messages:
-        if message.endswith(NotImplementedYet.SUFFIX):
-            raise NotImplementedError(message)
-    lines = "\n".join(f"  - {message}" for message in result.messages)
-    raise AssertionError(f"{part_.grade_id}: {result.fraction:.0%} of the {kind} cases passed\n{lines}")
+        print(text)
+        return None
+    if any(message.endswith(NotImplementedYet.SUFFIX) for message in result.messages):
+        raise NotImplementedStub(text)
+    raise SelfCheckFailed(text)
 
 
 def relative_error(got, expected):
