@@ -9,6 +9,7 @@
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -85,12 +86,12 @@ def test_a_self_check_prints_one_line_and_fails_with_one(capsys):
     with pytest.raises(NotImplementedError) as stubbed:
         base.report(part, stub)
     assert stubbed.value._render_traceback_() == [
-        "NotImplementedError: relative_error: relative_error is not implemented yet: it raised NotImplementedError"]
+        "relative_error: relative_error is not implemented yet: it raised NotImplementedError"]
     wrong = {"relative_error": test_assignments.define(MORE_MISTAKES[0][2], {"np": np})["relative_error"]}
     with pytest.raises(AssertionError) as failed:
         base.report(part, wrong)
     lines = failed.value._render_traceback_()
-    assert lines[0].startswith("AssertionError: relative_error: ") and "of the self-check cases passed" in lines[0]
+    assert lines[0].startswith("relative_error: ") and "of the self-check cases passed" in lines[0]
     assert all(line.startswith("  - ") for line in lines[1:]) and len(lines) > 1
 
 
@@ -142,8 +143,15 @@ def test_the_set_up_cell_outside_the_course_says_what_is_missing(student_python,
 def test_the_released_notebook_runs_from_a_home_with_the_course_installed(student_python, tmp_path):
     python, site = student_python
     target = tmp_path / "installed"
+    # Build from a copy: setuptools leaves a build/ folder in the tree it builds from.
+    source = tmp_path / "course-source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    for package in ("nnlib", "explorers", "grading"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(ROOT)], check=True, capture_output=True,
+                    "--no-index", "--target", str(target), str(source)], check=True, capture_output=True,
                    timeout=300)
     (site / "course-package.pth").write_text(str(target) + "\n")
     try:
