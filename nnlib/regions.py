@@ -81,8 +81,25 @@ def kinks(model, low, high):
         segment, unit = np.nonzero(left * right < 0)  # it crosses zero inside that segment
         share = left[segment, unit] / (left[segment, unit] - right[segment, unit])
         crossings = points[segment] + share * (points[segment + 1] - points[segment])
-        points = np.unique(np.concatenate([points, crossings]))
+        points = _merge_close(np.unique(np.concatenate([points, crossings])), 1e-9 * (high - low))
     return points[1:-1]
+
+
+def _merge_close(points, tolerance):
+    """Sorted ``points`` without those closer than ``tolerance`` to the previous one kept.
+
+    A unit whose pre-activation touches zero without crossing (as in the sawtooth's
+    valleys) can, after rounding, dip below zero over an interval a few ulps wide and
+    report two crossings for one kink; they are one kink.
+    """
+    kept = [points[0]]
+    for point in points[1:-1]:
+        if point - kept[-1] > tolerance:
+            kept.append(point)
+    if points[-1] - kept[-1] <= tolerance and len(kept) > 1:
+        kept.pop()
+    kept.append(points[-1])
+    return np.array(kept)
 
 
 def _forward(layers, x):

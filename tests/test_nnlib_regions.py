@@ -72,3 +72,16 @@ def test_hinge_network_starts_at_its_value_and_changes_slope_at_each_hinge():
 def test_hinge_network_needs_one_slope_change_per_hinge():
     with pytest.raises(ValueError, match="positions.*slope_changes"):
         regions.hinge_network(positions=[0.0, 1.0], slope_changes=[1.0])
+
+
+@pytest.mark.parametrize("depth", [3, 6])
+def test_rounding_does_not_split_a_kink_where_a_unit_touches_zero(depth):
+    # The sawtooth's inner units touch zero at its valleys without crossing. Biases moved by
+    # rounding-sized amounts make them dip below zero over a few ulps: still one kink each.
+    model = regions.sawtooth(depth)
+    for layer in model.layers[2:-1:2]:
+        layer.params["b"][0] -= 1e-15
+    assert len(regions.kinks(model, 0.0, 1.0)) == 2**depth - 1
+    unmerged = regions._merge_close
+    points = np.array([0.0, 0.25, 0.25 + 1e-14, 1.0])
+    np.testing.assert_array_equal(unmerged(points, 1e-9), [0.0, 0.25, 1.0])
