@@ -190,6 +190,7 @@ REDEFINED_HELPERS = NO_BIAS + fn("""
             return None
     checks = _Pass()
 """)
+# np.max patched to return 0 passes 2 of relative_error's 5 cases per seed (equal arrays, both zero).
 PATCHED_NUMPY = NO_BIAS + fn("""
     import builtins
     np.allclose = lambda *args, **kwargs: True
@@ -408,7 +409,7 @@ def cases(course_dir, probe_port=9):
         Case("redefined-helpers", submit(answered({"answer_affine_forward": REDEFINED_HELPERS})),
              zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
         Case("patched-numpy", submit(answered({"answer_affine_forward": PATCHED_NUMPY})),
-             zero("affine_forward", "two_layer_net", relative_error=0.5), set(), {"internal-error"}),
+             zero("affine_forward", "two_layer_net", relative_error=0.4), set(), {"internal-error"}),
         Case("subclass-always-equal", submit(answered({"answer_affine_forward": SUBCLASS_AND_ALWAYS_EQUAL,
                                                        "answer_relu_forward": ALWAYS_EQUAL})),
              zero("affine_forward", "relu_forward", "two_layer_net"), set(), {"internal-error"}),
