@@ -303,3 +303,88 @@ def test_every_part_where_the_notebook_and_the_judge_disagree_is_flagged(graded)
                 assert any(detail.startswith(f"{grade_id}:") for detail in graded.details(student, "possibly-tampered"))
             if part["notebook"].startswith("failed") and part["score"] >= part["points"]:
                 assert any(detail.startswith(f"{grade_id}:") for detail in graded.details(student, "tests-disagree"))
+
+
+# --------------------------------------------------------------------------- the passes on their own
+
+def test_collect_lists_regular_files_and_refuses_everything_else(tmp_path):
+    folder = tmp_path / "submission"
+    (folder / "data" / ".ipynb_checkpoints").mkdir(parents=True)
+    (folder / "backprop.ipynb").write_text("{}")
+    (folder / "data" / "table.csv").write_text("1\n")
+    (folder / "data" / ".ipynb_checkpoints" / "backprop-checkpoint.ipynb").write_text("{}")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    (folder / "link.txt").symlink_to(outside)
+    (folder / "data" / "dir-link").symlink_to(tmp_path)
+    os.link(outside, folder / "second-name.txt")
+    os.mkfifo(folder / "pipe")
+    collected = repair.collect(folder)
+    assert collected.files == [Path("backprop.ipynb"), Path("data/table.csv")]
+    assert collected.folders == [Path("data")]
+    details = sorted(flag.detail for flag in collected.flags)
+    assert details == ["data/dir-link is a symbolic link; not read, not copied",
+                       "link.txt is a symbolic link; not read, not copied",
+                       "pipe is a FIFO (named pipe); not read, not copied",
+                       "second-name.txt is a hard link (2 names for one file); not read, not copied"]
+    assert {flag.kind for flag in collected.flags} == {"refused-file"}
+    target = tmp_path / "scratch"
+    assert repair.copy_collected(folder, collected, target) == []
+    assert sorted(str(path.relative_to(target)) for path in target.rglob("*")) == [
+        "backprop.ipynb", "data", "data/table.csv"]
+
+
+def test_copy_stops_at_its_byte_budget_and_says_so(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"x" * 60)
+    (folder / "b.bin").write_bytes(b"y" * 60)
+    flags = repair.copy_collected(folder, repair.collect(folder), tmp_path / "scratch", budget=100)
+    assert [flag.detail for flag in flags] == ["b.bin: too large (60 bytes; the limit is 40); not copied"]
+    assert (tmp_path / "scratch" / "a.bin").read_bytes() == b"x" * 60
+
+
+def test_locate_takes_no_link_as_the_notebook(tmp_path):
+    folder = tmp_path / "backprop"
+    folder.mkdir()
+    real = tmp_path / "elsewhere.ipynb"
+    real.write_text("{}")
+    (folder / "backprop.ipynb").symlink_to(real)
+    collected = repair.collect(folder)
+    path, flags = repair.locate(folder, "backprop", collected)
+    assert path is None
+    assert [(flag.kind, flag.detail) for flag in flags] == [
+        ("missing-notebook", "backprop.ipynb is not a regular file of the submission (see refused-file)")]
+    (folder / "backprop (1).ipynb").write_text("{}")
+    path, flags = repair.locate(folder, "backprop", repair.collect(folder))
+    assert path == folder / "backprop (1).ipynb" and flags[0].kind == "wrong-file-name"
+
+
+@pytest.mark.parametrize("depth, readable", [(repair.MAX_NOTEBOOK_DEPTH - 2, True),
+                                             (repair.MAX_NOTEBOOK_DEPTH + 1, False), (50_000, False)])
+def test_parse_bytes_refuses_json_nested_past_the_limit(depth, readable):
+    # {"cells": [], "metadata": {"x": [[...]]}}: the list adds depth - 2 levels to the 2 above it.
+    text = '{"cells": [], "metadata": {"x": ' + "[" * (depth - 2) + "]" * (depth - 2) + "}}"
+    data, flag = repair.parse_bytes(text.encode(), "backprop.ipynb")
+    if readable:
+        assert flag is None and data["cells"] == []
+    else:
+        assert data is None and flag.kind == "deeply-nested-notebook"
+
+
+def test_parse_bytes_refuses_a_notebook_over_the_size_limit():
+    data, flag = repair.parse_bytes(b" " * (repair.MAX_NOTEBOOK_BYTES + 1), "backprop.ipynb")
+    assert data is None and flag.kind == "notebook-too-large"
+
+
+def test_repair_grades_the_stub_for_an_oversized_answer_and_keeps_the_rest(tmp_path):
+    template = repair.Template.load(cases.REPO / "solutions" / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.ipynb",
+                                    cases.REPO / "exercises" / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.ipynb")
+    huge = "x = 1\n" + "#" * repair.MAX_CELL_CHARS
+    notebook = cases.answered({"answer_relu_forward": huge}, add_after={"answer_affine_forward": [huge, "y = 2\n"]})
+    repaired = repair.repair(notebook, template)
+    oversized = [flag.detail for flag in repaired.flags if flag.kind == "oversized-cell"]
+    assert len(oversized) == 2 and any("answer_relu_forward" in detail for detail in oversized)
+    assert template.stubs["answer_relu_forward"] in repaired.judge_cells
+    assert "y = 2\n" in repaired.judge_cells and huge not in repaired.judge_cells
+    assert cases.solution_answers()["answer_affine_forward"] in repaired.judge_cells
