@@ -96,6 +96,8 @@ REPORT_KINDS = {
                                on_feedback=True),
     "deeply-nested-notebook": Kind("student", "the notebook's JSON nests deeper than the limit; not read, "
                                    "scores 0", on_feedback=True),
+    "unusable-name": Kind("student", "a folder name under submitted/ that is not valid UTF-8; not graded "
+                          "(rename the folder)"),
     "refused-file": Kind("student", "a link, hard link, FIFO, device or unreadable entry in the submission "
                          "(or submitted/ itself); not read, not copied", on_feedback=True),
     "manual-grade-kept": Kind("nobody", "a manual grade from formgrader overrides the automatic one"),
@@ -211,6 +213,24 @@ def discover_students(root, assignment):
     return sorted(entry.name for entry in os.scandir(submitted))
 
 
+def usable_name(name):
+    """True if ``name`` (a folder name as the file system gave it) is valid UTF-8 text.
+
+    Names that are not (bytes Python shows as surrogates) cannot be stored in the gradebook
+    or a UTF-8 report: they are reported as ``unusable-name`` and not graded.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def csv_name(name):
+    """The student column of scores.csv: the name itself (the csv module quotes it), escaped if unusable."""
+    return name if usable_name(name) else feedback.visible(name)
+
+
 def check_student_name(name):
     """A student named on the command line must be one folder name of ``submitted/``."""
     if not name or name in (".", "..") or "/" in name or "\0" in name:
@@ -256,6 +276,13 @@ def _grade(settings, course, student, result):
     flags = result["flags"]
     if not settings.use_bwrap:
         flags.append(("no-sandbox", "graded with --no-sandbox: student code ran with the grader's rights"))
+    if not usable_name(student):
+        flags.append(("unusable-name", "the folder name is not valid UTF-8, so it cannot be a student id in "
+                                       "the gradebook; rename the folder and grade again"))
+        result["record"] = False
+        result["parts"] = {part.grade_id: _part_row(part, 0.0, ["the submission's folder name is not usable"],
+                                                    "not run") for part in course.parts}
+        return
     # 1. Collect: only real folders and regular files with a single name are read.
     exists = True
     for shown, path in ((f"submitted/{student}", folder.parent), (f"submitted/{student}/{assignment}", folder)):
@@ -392,7 +419,7 @@ def run(settings):
             _record(writer, settings, course, result)
             results[student] = result
             log.student(result)
-    scores = writer.final_scores(settings.assignment, course.template.name, students,
+    scores = writer.final_scores(settings.assignment, course.template.name, [s for s in students if usable_name(s)],
                                  [part.grade_id for part in course.parts])
     writer.close()
     paths = write_reports(course, settings, results, scores)
@@ -426,7 +453,7 @@ def write_reports(course, settings, results, scores):
             values = [row.get(grade_id) for grade_id in grade_ids]
             total = sum(value for value in values if value is not None)
             kinds = sorted({kind for kind, _ in results[student]["flags"]})
-            writer.writerow([student, *("" if value is None else f"{value:g}" for value in values),
+            writer.writerow([csv_name(student), *("" if value is None else f"{value:g}" for value in values),
                              f"{total:g}", f"{max_total:g}", ";".join(kinds)])
     review_path = folder / "needs-review.txt"
     lines = [f"# Submissions of {settings.assignment} that need a human look: student<TAB>kind<TAB>detail",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from adversarial import cases
-from grading import feedback, repair
+from grading import feedback, pipeline, repair
 from test_grading_pipeline import GRADE_IDS, MAX_TOTAL, grade, gradebook_rows, make_course
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,8 @@ def graded(tmp_path_factory):
 def test_the_class_is_graded_with_exit_status_0_and_every_entry_reported(graded):
     assert graded.process.returncode == 0, graded.process.stderr[-3000:]
     # Every entry of submitted/ (dot-folders, links and files included) has a row and a progress line.
-    assert set(graded.scores) == set(CASES) == set(graded.results)
+    assert set(graded.scores) == {pipeline.csv_name(student) for student in CASES}
+    assert set(graded.results) == set(CASES)
     progress = [line for line in graded.process.stderr.splitlines() if line.startswith("[")]
     assert len(progress) == len(CASES)
 
@@ -72,7 +73,7 @@ def test_the_class_is_graded_with_exit_status_0_and_every_entry_reported(graded)
 @pytest.mark.parametrize("student", sorted(CASES))
 def test_each_submission_gets_its_scores_and_report_kinds(graded, student):
     case = CASES[student]
-    row = graded.scores[student]
+    row = graded.scores[pipeline.csv_name(student)]
     flags = graded.flags(student)
     assert case.flags <= flags, f"missing report lines {case.flags - flags}: {graded.review}"
     assert not (case.forbidden & flags), f"unexpected report lines {case.forbidden & flags}"
@@ -388,3 +389,11 @@ def test_repair_grades_the_stub_for_an_oversized_answer_and_keeps_the_rest(tmp_p
     assert template.stubs["answer_relu_forward"] in repaired.judge_cells
     assert "y = 2\n" in repaired.judge_cells and huge not in repaired.judge_cells
     assert cases.solution_answers()["answer_affine_forward"] in repaired.judge_cells
+
+
+@pytest.mark.timeout(1500)
+def test_a_folder_name_that_is_not_utf8_is_reported_and_the_rest_graded(graded):
+    (detail,) = graded.details(cases.NOT_UTF8, "unusable-name")
+    assert "not valid UTF-8" in detail
+    assert feedback.visible(cases.NOT_UTF8) == "not-utf8-\\udcff"
+    assert graded.scores["not-utf8-\\udcff"]["flags"] == "unusable-name"

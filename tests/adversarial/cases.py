@@ -547,6 +547,7 @@ def stray_file(course_dir, student):
 
 # A folder name and a notebook file name that try to write report lines for the honest student.
 FORGER = "mallory\treference\tpossibly-tampered\tforged\nreference\tinternal-error\t\x1b[2Kforged\r\x07"
+NOT_UTF8 = "not-utf8-\udcff"  # the folder name's bytes end in 0xff, which is not UTF-8
 FORGED_FILE = "backprop\nreference\tinternal-error\tforged by a file name.ipynb"
 
 COMPLEX_AFFINE = fn("""
@@ -644,6 +645,7 @@ def collect_cases():
         Case("linked-assignment-folder", symlinked_assignment_folder, {}, {"refused-file"}, COLLECT_FORBIDDEN),
         Case("stray-file.txt", stray_file, {}, {"refused-file"}, COLLECT_FORBIDDEN),
         Case(".dot-student", submit(answered()), full(), set(), COLLECT_FORBIDDEN | {"refused-file"}),
+        Case(NOT_UTF8, submit(answered()), {}, {"unusable-name"}, COLLECT_FORBIDDEN | {"refused-file"}),
         Case(FORGER, submit(answered(), filename=FORGED_FILE), full(), {"wrong-file-name"},
              COLLECT_FORBIDDEN | {"refused-file"}),
         # The notebook's own tests accept complex numbers: the disagreement is flagged too.
