@@ -1,8 +1,11 @@
 """Grading a whole class for one assignment: ``python -m grading ASSIGNMENT``.
 
-For every student folder in nbgrader's ``submitted/<student>/<assignment>/``:
+For every entry of nbgrader's ``submitted/`` (each ``<student>/<assignment>/`` folder; an
+entry that is not a real folder, or whose name is not UTF-8, is reported with its reason):
 
-1. find and read the notebook, check and repair it against the source (``repair``);
+1. collect the submission's regular files (links, hard links, FIFOs and devices are
+   refused and reported, never followed), read the notebook within its size and nesting
+   limits, check and repair it against the source (``repair``);
 2. grade it: the judge calls the student's functions in a sandboxed worker and scores
    each part with the assignment's checks (``judge``), then runs the whole notebook in
    the same sandbox for the learner's own test results;
@@ -13,7 +16,9 @@ Submissions are graded in parallel by worker processes; only this (main) process
 writes the gradebook, one student per locked transaction, as results arrive. At the
 end it writes ``.nbgrader/reports/<assignment>/scores.csv`` (scores per student and
 part, read back from the gradebook), ``needs-review.txt`` (every submission that needs a
-human look) and ``results.json``.
+human look; names and details with visible escapes, see ``feedback.visible``) and
+``results.json``. What each report kind means, who must act on it and whether it changes
+the exit status is the table ``REPORT_KINDS``.
 """
 import concurrent.futures
 import csv
