@@ -5,6 +5,7 @@ tests or solutions: the only code on the page is the student's answer cells and 
 they added; every string is HTML-escaped.
 """
 import html
+import unicodedata
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -15,6 +16,30 @@ td.score { text-align: right; white-space: nowrap; }
 pre { background: #f4f4f4; padding: .6rem; overflow-x: auto; border-left: 3px solid #888; }
 .full { color: #1b5e20; } .partial { color: #8a5a00; } .none { color: #b00020; }
 """
+
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def visible(value):
+    """``value`` as text on one line with every control character shown as a Python escape.
+
+    Tabs, line breaks, other control and format characters (``unicodedata`` categories
+    C* and the line and paragraph separators) become ``\\t``, ``\\n``, ``\\x1b``,
+    ``\\u2028`` ...; a backslash becomes two, so no two names look alike. A name cannot
+    then add a line or a column to a text report.
+    """
+    out = []
+    for char in str(value):
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                       else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _escape(value):
@@ -36,9 +61,9 @@ def render(student, assignment, rows, total, max_total, student_cells, notes):
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_escape(assignment)}: feedback for {_escape(student)}</title>",
+        f"<title>{_escape(assignment)}: feedback for {_escape(visible(student))}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{_escape(assignment)}: feedback for {_escape(student)}</h1>",
+        f"<h1>{_escape(assignment)}: feedback for {_escape(visible(student))}</h1>",
         f"<p><strong>Score: {total:g} / {max_total:g}</strong></p>",
         "<table><thead><tr><th>Part</th><th>Score</th><th>What the grader found</th>"
         "<th>Your notebook's own test</th></tr></thead><tbody>",

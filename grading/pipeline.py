@@ -1,8 +1,11 @@
 """Grading a whole class for one assignment: ``python -m grading ASSIGNMENT``.
 
-For every student folder in nbgrader's ``submitted/<student>/<assignment>/``:
+For every entry of nbgrader's ``submitted/`` (each ``<student>/<assignment>/`` folder; an
+entry that is not a real folder, or whose name is not UTF-8, is reported with its reason):
 
-1. find and read the notebook, check and repair it against the source (``repair``);
+1. collect the submission's regular files (links, hard links, FIFOs and devices are
+   refused and reported, never followed), read the notebook within its size and nesting
+   limits, check and repair it against the source (``repair``);
 2. grade it: the judge calls the student's functions in a sandboxed worker and scores
    each part with the assignment's checks (``judge``), then runs the whole notebook in
    the same sandbox for the learner's own test results;
@@ -13,7 +16,9 @@ Submissions are graded in parallel by worker processes; only this (main) process
 writes the gradebook, one student per locked transaction, as results arrive. At the
 end it writes ``.nbgrader/reports/<assignment>/scores.csv`` (scores per student and
 part, read back from the gradebook), ``needs-review.txt`` (every submission that needs a
-human look) and ``results.json``.
+human look; names and details with visible escapes, see ``feedback.visible``) and
+``results.json``. What each report kind means, who must act on it and whether it changes
+the exit status is the table ``REPORT_KINDS``.
 """
 import concurrent.futures
 import csv
@@ -33,9 +38,107 @@ from grading import feedback, judge, repair, sandbox
 from grading.checks import load as load_checks
 
 OUTPUT_CAP_CHARS = 1_000_000
-MAX_COPY_BYTES = 50 * 2**20
-# Flags that are notes for the record rather than a reason to look at the submission.
-INFORMATIONAL = {"manual-grade-kept"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """One kind of report line: who must act, what it means, and what it changes."""
+
+    who: str            # "student": the submission caused it (a human reviews it, the student is told);
+                        # "instructor": the grader or the course set-up (fix it, then grade again);
+                        # "nobody": a note for the record
+    meaning: str
+    exit_status: int = 0    # the exit status of the run when a submission has this kind (0: no change)
+    on_feedback: bool = False   # shown to the student in the notes of the feedback page
+
+
+# The one table of report kinds: the progress line, needs-review.txt, the feedback page's
+# notes and the exit status are decided from it, and the README's table is checked against
+# it (tests/test_grading_kinds.py). A kind that is not here counts as the instructor's
+# fault with exit status 1, so a new kind cannot slip by unnoticed.
+REPORT_KINDS = {
+    "timeout": Kind("student", "a call, a part, a code cell or the notebook run exceeded its time limit; "
+                    "the part scores 0", on_feedback=True),
+    "kernel-died": Kind("student", "the student's process died (os._exit, a crash, memory); the part "
+                        "scores 0", on_feedback=True),
+    "channel-closed": Kind("student", "the student's process closed its channel to the grader and stayed "
+                           "alive; it was killed, the part scores 0", on_feedback=True),
+    "output-capped": Kind("student", "the code printed more than the cap; the rest was discarded",
+                          on_feedback=True),
+    "possibly-tampered": Kind("student", "the notebook's own test cell passed, the judge gave less than full "
+                              "points"),
+    "tests-disagree": Kind("student", "the judge gave full points, the notebook's own test cell failed"),
+    "protocol-error": Kind("student", "the student's process sent a malformed reply; the part scores 0"),
+    "altered-test-cell": Kind("student", "a test cell or its points were edited; the original was restored",
+                              on_feedback=True),
+    "deleted-test-cell": Kind("student", "a test cell is missing; it was re-inserted", on_feedback=True),
+    "renamed-grade-id": Kind("student", "a test cell under another grade_id; removed, the original restored",
+                             on_feedback=True),
+    "stripped-test-cell": Kind("student", "a test cell without its grading metadata; removed, the original "
+                               "restored", on_feedback=True),
+    "duplicate-grade-id": Kind("student", "a grade_id used twice; a test copy is removed, an answer copy "
+                               "graded as the student's own code", on_feedback=True),
+    "altered-locked-cell": Kind("student", "a read-only cell was edited; the original was restored",
+                                on_feedback=True),
+    "deleted-answer-cell": Kind("student", "an answer cell is missing; its empty stub is graded",
+                                on_feedback=True),
+    "altered-answer-cell": Kind("student", "an answer cell changed its cell type", on_feedback=True),
+    "unknown-grade-id": Kind("student", "a cell with a grade_id the source does not have; graded as the "
+                             "student's own code", on_feedback=True),
+    "malformed-cell": Kind("student", "an entry of the cell list is not a cell; ignored", on_feedback=True),
+    "oversized-cell": Kind("student", "a code cell, or all code cells together, exceed the size limit; "
+                           "that cell is not graded", on_feedback=True),
+    "tampered-schema": Kind("student", "nbgrader schema versions were changed; restored", on_feedback=True),
+    "wrong-kernelspec": Kind("student", "the notebook names another kernel; the source's is used",
+                             on_feedback=True),
+    "nbformat": Kind("student", "the notebook's format version is not 4; read as version 4"),
+    "wrong-file-name": Kind("student", "the notebook has another file name; it was graded", on_feedback=True),
+    "missing-notebook": Kind("student", "no notebook (or no folder) for the assignment; scores 0",
+                             on_feedback=True),
+    "unreadable-notebook": Kind("student", "the notebook is not valid JSON of a notebook; scores 0",
+                                on_feedback=True),
+    "notebook-too-large": Kind("student", "the notebook file exceeds the size limit; not read, scores 0",
+                               on_feedback=True),
+    "deeply-nested-notebook": Kind("student", "the notebook's JSON nests deeper than the limit; not read, "
+                                   "scores 0", on_feedback=True),
+    "unusable-name": Kind("student", "a folder name under submitted/ that is not valid UTF-8; not graded "
+                          "(rename the folder)"),
+    "refused-file": Kind("student", "a link, hard link, FIFO, device or unreadable entry in the submission "
+                         "(or submitted/ itself); not read, not copied", on_feedback=True),
+    "manual-grade-kept": Kind("nobody", "a manual grade from formgrader overrides the automatic one"),
+    "no-sandbox": Kind("instructor", "graded with --no-sandbox: the student's code ran with the grader's "
+                       "rights"),
+    "check-error": Kind("instructor", "a check itself failed; the part is 0 until someone looks", 1),
+    "internal-error": Kind("instructor", "the grader failed on this submission; nothing was recorded", 1),
+}
+# The judge's names for how a worker failed (``judge.WorkerFailed.kind``) -> report kinds.
+JUDGE_EVENTS = {"died": "kernel-died", "protocol": "protocol-error", "closed": "channel-closed"}
+UNKNOWN_KIND = Kind("instructor", "a report kind missing from grading.pipeline.REPORT_KINDS", 1)
+
+
+WHO = {"student": "student", "instructor": "instructor", "nobody": "nobody (a note)"}
+
+
+def kinds_table():
+    """The README's table of report kinds, as Markdown, from ``REPORT_KINDS``."""
+    lines = ["| Kind | Who must act | What it means | Exit status | On the feedback page |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, kind in REPORT_KINDS.items():
+        status = f"{kind.exit_status}" if kind.exit_status else "unchanged"
+        lines.append(f"| `{name}` | {WHO[kind.who]} | {kind.meaning} | {status} | "
+                     f"{'yes' if kind.on_feedback else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def kind_of(name):
+    """The ``Kind`` of report kind ``name`` (unknown kinds count as the instructor's, exit status 1)."""
+    return REPORT_KINDS.get(name, UNKNOWN_KIND)
+
+
+def exit_status(results):
+    """0, or the largest exit status among the kinds of every submission's report lines."""
+    return max((kind_of(kind).exit_status for result in results.values() for kind, _ in result["flags"]),
+               default=0)
 
 
 class UsageError(Exception):
@@ -104,10 +207,40 @@ def load_course(settings):
 
 
 def discover_students(root, assignment):
+    """Every entry of ``submitted/``, dot-folders and entries that are not folders included.
+
+    Each is graded or, when it is not a real folder (a link, a file), reported with the
+    reason (``refused-file``): nothing under ``submitted/`` is skipped silently.
+    """
     submitted = root / "submitted"
     if not submitted.is_dir():
         return []
-    return sorted(path.name for path in submitted.iterdir() if path.is_dir() and not path.name.startswith("."))
+    return sorted(entry.name for entry in os.scandir(submitted))
+
+
+def usable_name(name):
+    """True if ``name`` (a folder name as the file system gave it) is valid UTF-8 text.
+
+    Names that are not (bytes Python shows as surrogates) cannot be stored in the gradebook
+    or a UTF-8 report: they are reported as ``unusable-name`` and not graded.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def csv_name(name):
+    """The student column of scores.csv: the name itself (the csv module quotes it), escaped if unusable."""
+    return name if usable_name(name) else feedback.visible(name)
+
+
+def check_student_name(name):
+    """A student named on the command line must be one folder name of ``submitted/``."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise UsageError(f"--student {feedback.visible(name)!s}: expected the name of one folder in submitted/")
+    return name
 
 
 # --------------------------------------------------------------------------- one student
@@ -148,16 +281,39 @@ def _grade(settings, course, student, result):
     flags = result["flags"]
     if not settings.use_bwrap:
         flags.append(("no-sandbox", "graded with --no-sandbox: student code ran with the grader's rights"))
-    path, found = repair.locate(folder, template.name)
+    if not usable_name(student):
+        flags.append(("unusable-name", "the folder name is not valid UTF-8, so it cannot be a student id in "
+                                       "the gradebook; rename the folder and grade again"))
+        result["record"] = False
+        result["parts"] = {part.grade_id: _part_row(part, 0.0, ["the submission's folder name is not usable"],
+                                                    "not run") for part in course.parts}
+        return
+    # 1. Collect: only real folders and regular files with a single name are read.
+    exists = True
+    for shown, path in ((f"submitted/{student}", folder.parent), (f"submitted/{student}/{assignment}", folder)):
+        try:
+            repair.check_folder(path)
+        except FileNotFoundError:
+            exists = False
+            break
+        except repair.Refused as refused:
+            flags.append(("refused-file", f"{shown} {refused}; not graded"))
+            exists = False
+            break
+    collected = repair.collect(folder) if exists else repair.Collected([], [], [])
+    flags += [(flag.kind, flag.detail) for flag in collected.flags]
+    path, found = repair.locate(folder, template.name, collected) if exists else (None, [])
+    if not exists and not any(kind == "refused-file" for kind, _ in flags):
+        flags.append(("missing-notebook", "no submission folder"))
     flags += [(flag.kind, flag.detail) for flag in found]
     data = None
     if path is not None:
-        data, problem = repair.parse(path)
+        data, problem = repair.read_notebook(path)
         if problem:
             flags.append((problem.kind, problem.detail))
     if data is None:
         # A student with no folder for this assignment did not submit: report, but no gradebook row.
-        result["record"] = folder.is_dir()
+        result["record"] = exists
         result["parts"] = {part.grade_id: _part_row(part, 0.0, ["no readable notebook was submitted"], "not run")
                            for part in course.parts}
         _write_feedback(settings, course, student, result, [])
@@ -169,7 +325,7 @@ def _grade(settings, course, student, result):
     scratch_root = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
     try:
         submission = scratch_root / "submission"
-        _copy_submission(folder, submission)
+        flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission)]
         (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
         sandbox.prepare_scratch(submission)
         names = {name for part in course.parts for name in part.functions}
@@ -182,7 +338,7 @@ def _grade(settings, course, student, result):
         shutil.rmtree(scratch_root, ignore_errors=True)
 
     for kind, text in session.events:
-        flags.append(({"died": "kernel-died", "protocol": "protocol-error"}.get(kind, kind), text))
+        flags.append((JUDGE_EVENTS.get(kind, kind), text))
     if session.output_chars > OUTPUT_CAP_CHARS:
         flags.append(("output-capped", f"printed {session.output_chars:,} characters; "
                                        f"output beyond the cap was discarded"))
@@ -196,9 +352,13 @@ def _grade(settings, course, student, result):
             notebook = "passed"
         else:
             notebook = "failed: " + cell["error"]
+        given = f"{round(outcome.fraction * part.points, 4):g}/{part.points:g}"
         if cell is not None and cell["ok"] and outcome.fraction < 1.0:
             flags.append(("possibly-tampered", f"{part.grade_id}: the notebook's own test cell passed, "
-                                               f"the judge gave {outcome.fraction * part.points:g}/{part.points:g}"))
+                                               f"the judge gave {given}"))
+        elif cell is not None and not cell["ok"] and outcome.fraction >= 1.0:
+            flags.append(("tests-disagree", f"{part.grade_id}: the judge gave {given}, the notebook's own "
+                                            f"test cell failed ({cell['error'][:200]})"))
         result["parts"][part.grade_id] = _part_row(part, outcome.fraction, outcome.messages, notebook)
     _write_feedback(settings, course, student, result, repaired.student_cells)
 
@@ -208,24 +368,6 @@ def _part_row(part, fraction, messages, notebook):
     return {"score": score, "points": float(part.points), "messages": list(messages), "notebook": notebook}
 
 
-def _copy_submission(folder, target):
-    """Copy the student's folder (regular files only, no links, bounded size) into the scratch."""
-    target.mkdir(parents=True)
-    budget = MAX_COPY_BYTES
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_symlink() or any(part.startswith(".ipynb_checkpoints") for part in relative.parts):
-            continue
-        if path.is_dir():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-        elif path.is_file() and path.stat().st_size <= budget:
-            budget -= path.stat().st_size
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / relative)
-
-
 def _save_notebook(path, notebook):
     import nbformat
 
@@ -233,19 +375,11 @@ def _save_notebook(path, notebook):
     nbformat.write(notebook, str(path))
 
 
-STUDENT_NOTES = {
-    "wrong-file-name", "missing-notebook", "unreadable-notebook", "wrong-kernelspec", "duplicate-grade-id",
-    "tampered-schema", "altered-test-cell", "altered-locked-cell", "renamed-grade-id", "stripped-test-cell",
-    "deleted-test-cell", "deleted-answer-cell", "altered-answer-cell", "unknown-grade-id", "timeout",
-    "kernel-died", "output-capped",
-}
-
-
 def _write_feedback(settings, course, student, result, student_cells):
     rows = [dict(grade_id=grade_id, **row) for grade_id, row in result["parts"].items()]
     total = sum(row["score"] for row in rows)
     max_total = sum(row["points"] for row in rows)
-    notes = [detail for kind, detail in result["flags"] if kind in STUDENT_NOTES]
+    notes = [detail for kind, detail in result["flags"] if kind_of(kind).on_feedback]
     page = feedback.render(student, settings.assignment, rows, total, max_total, student_cells, notes)
     path = course.root / "feedback" / student / settings.assignment / f"{course.template.name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +398,8 @@ def run(settings):
     if settings.use_bwrap and not sandbox.bwrap_available():
         raise UsageError(f"{sandbox.BWRAP} not found: install bubblewrap (apt-get install bubblewrap) "
                          "or pass --no-sandbox on a machine where that is acceptable")
-    students = list(settings.students) or discover_students(course.root, settings.assignment)
+    students = [check_student_name(name) for name in settings.students] or \
+        discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
     jobs = settings.jobs or multiprocessing.cpu_count()
     results = {}
@@ -289,12 +424,12 @@ def run(settings):
             _record(writer, settings, course, result)
             results[student] = result
             log.student(result)
-    scores = writer.final_scores(settings.assignment, course.template.name, students,
+    scores = writer.final_scores(settings.assignment, course.template.name, [s for s in students if usable_name(s)],
                                  [part.grade_id for part in course.parts])
     writer.close()
     paths = write_reports(course, settings, results, scores)
     log.finish(results, paths)
-    return 1 if any(kind == "internal-error" for r in results.values() for kind, _ in r["flags"]) else 0
+    return exit_status(results)
 
 
 def _record(writer, settings, course, result):
@@ -323,13 +458,15 @@ def write_reports(course, settings, results, scores):
             values = [row.get(grade_id) for grade_id in grade_ids]
             total = sum(value for value in values if value is not None)
             kinds = sorted({kind for kind, _ in results[student]["flags"]})
-            writer.writerow([student, *("" if value is None else f"{value:g}" for value in values),
+            writer.writerow([csv_name(student), *("" if value is None else f"{value:g}" for value in values),
                              f"{total:g}", f"{max_total:g}", ";".join(kinds)])
     review_path = folder / "needs-review.txt"
-    lines = [f"# Submissions of {settings.assignment} that need a human look: student<TAB>kind<TAB>detail"]
+    lines = [f"# Submissions of {settings.assignment} that need a human look: student<TAB>kind<TAB>detail",
+             "# (tabs, line breaks, other control characters and backslashes in names and details are "
+             "written as Python escapes: \\t \\n \\x1b \\\\)"]
     for student in sorted(results):
         for kind, detail in results[student]["flags"]:
-            lines.append(f"{student}\t{kind}\t{detail}")
+            lines.append("\t".join(feedback.visible(field) for field in (student, kind, detail)))
     review_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     json_path = folder / "results.json"
     json_path.write_text(json.dumps({student: results[student] for student in sorted(results)}, indent=1,
@@ -350,13 +487,13 @@ class _Progress:
         total = sum(row["score"] for row in result["parts"].values())
         points = sum(row["points"] for row in result["parts"].values())
         kinds = sorted({kind for kind, _ in result["flags"]} - {"no-sandbox"})
-        self.note(f"[{self.done:>{len(str(self.total))}}/{self.total}] {result['student']:<24} "
+        self.note(f"[{self.done:>{len(str(self.total))}}/{self.total}] {feedback.visible(result['student']):<24} "
                   f"{total:>6g} / {points:g}  {result['seconds']:5.1f} s  {', '.join(kinds)}")
 
     def finish(self, results, paths):
         elapsed = time.monotonic() - self.started
         flagged = sorted(student for student, result in results.items()
-                         if any(kind not in INFORMATIONAL for kind, _ in result["flags"]))
+                         if any(kind_of(kind).who != "nobody" for kind, _ in result["flags"]))
         per = elapsed / len(results) if results else 0.0
         self.note(f"graded {len(results)} submissions in {elapsed:.1f} s ({per:.2f} s each); "
                   f"{len(flagged)} need a human look")

@@ -11,7 +11,9 @@ with str or int keys, ``{"a": i}`` the i-th array of the frame, ``{"g": [name, s
 ``numpy.random.Generator`` (its bit generator's name and state, so the student's function
 draws exactly what it would have drawn in the notebook) and ``{"h": n}`` an opaque object
 that stays in the worker (a cache, say): the judge holds a ``Handle`` and passes it back. Arrays are read with ``np.load(allow_pickle=False)``, so nothing the worker sends
-can run code in the judge; sizes, depth and node counts are capped.
+can run code in the judge; sizes, depth and node counts are capped. ``decode`` accepts
+real numeric arrays only (bool, int, float): a complex, string, structured or other array
+is a ``WrongType`` error that names what came and what was expected.
 """
 import io
 import json
@@ -29,6 +31,28 @@ _LENGTH = struct.Struct(">Q")
 
 class ProtocolError(Exception):
     """A frame was malformed, too large or cut short (the other side died?)."""
+
+
+class WrongType(ProtocolError):
+    """An array (or scalar) whose dtype is not a real number type: bool, int or float."""
+
+
+REAL_KINDS = "biuf"
+_KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V": "structured records",
+               "M": "dates", "m": "time differences", "O": "Python objects"}
+
+
+def check_real(array):
+    """``array`` if its dtype is bool, int or float; else WrongType naming what came and what is expected."""
+    dtype = array.dtype
+    if dtype.kind in REAL_KINDS and dtype.names is None and not dtype.hasobject:
+        return array
+    what = _KIND_NAMES.get(dtype.kind, "values of an unsupported type")
+    if dtype.names is not None:
+        what = _KIND_NAMES["V"]
+    shape = "a scalar" if array.ndim == 0 else f"an array of shape {array.shape}"
+    raise WrongType(f"wrong type: got {shape} of dtype {dtype} ({what}); expected real numbers "
+                    "(a float, int or bool array or number)")
 
 
 class Handle:
@@ -56,12 +80,17 @@ def encode(value, arrays, make_handle=None, _depth=0):
     if isinstance(value, Handle):
         return {"h": value.number}
     if isinstance(value, np.ndarray):
-        if value.dtype.hasobject or value.dtype.kind not in "biufc":
+        if value.dtype.hasobject:
             return _opaque(value, make_handle)
+        # Complex, string, structured and other arrays travel as arrays, so that ``decode``
+        # can name the wrong type; only object arrays (which .npy cannot carry) stay behind.
         arrays.append(np.array(value, copy=True, subok=False))
         return {"a": len(arrays) - 1}
     if isinstance(value, (np.bool_, np.integer, np.floating)):
         return value.item()
+    if type(value) is complex or (isinstance(value, np.generic) and not value.dtype.hasobject):
+        arrays.append(np.asarray(value))  # a complex or string scalar: named by decode
+        return {"a": len(arrays) - 1}
     if type(value) is np.random.Generator and type(value.bit_generator).__name__ in BIT_GENERATORS:
         state = encode(value.bit_generator.state, arrays, None, _depth + 1)
         return {"g": [type(value.bit_generator).__name__, state]}
@@ -93,7 +122,7 @@ def decode(tree, arrays, resolve_handle=None):
             raise ProtocolError(f"unexpected node {type(node).__name__}")
         (tag, body), = node.items()
         if tag == "a" and type(body) is int and 0 <= body < len(arrays):
-            return arrays[body]
+            return check_real(arrays[body])
         if tag == "g" and type(body) is list and len(body) == 2 and body[0] in BIT_GENERATORS:
             bit_generator = getattr(np.random, body[0])()
             try:

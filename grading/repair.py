@@ -8,8 +8,11 @@ flags for the instructor's report: deleted, edited, renamed or duplicated test c
 edited points, tampered schema versions, a wrong kernelspec or file name, invalid JSON.
 """
 import dataclasses
+import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import nbformat
@@ -92,35 +95,229 @@ class Repaired:
     flags: list
 
 
-def locate(folder, name):
-    """Path of the submitted notebook ``name``.ipynb in ``folder``, or (None, flags)."""
+# --------------------------------------------------------------------------- collecting files
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20    # a notebook file larger than this is not read
+MAX_NOTEBOOK_DEPTH = 64            # JSON nesting of a real notebook is under 10 levels
+MAX_CELL_CHARS = 200_000           # one code cell; a real answer is a few thousand characters
+MAX_CODE_CHARS = 2_000_000         # all the student's code cells together
+MAX_COPY_BYTES = 50 * 2**20        # the files copied into the sandbox's scratch folder
+SKIPPED_FOLDERS = (".ipynb_checkpoints",)  # Jupyter's autosaves: never graded, never copied
+
+
+class Refused(Exception):
+    """A path of a submission that is not a regular file of its own (a link, a FIFO, ...)."""
+
+
+def _what(mode, links):
+    """Why a file with ``stat`` mode ``mode`` and ``links`` hard links is refused, or None."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if links > 1:
+        return f"a hard link ({links} names for one file)"
+    return None
+
+
+def check_folder(path):
+    """Raise Refused unless ``path`` is a real directory (not a link to one)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise Refused(f"cannot be read ({error.strerror})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise Refused("is a symbolic link; it was not followed")
+    if not stat.S_ISDIR(info.st_mode):
+        raise Refused(f"is {_what(info.st_mode, 1) or 'a file'}, not a folder")
+
+
+def read_regular(path, limit):
+    """The bytes of ``path`` if it is a regular file with one name, of at most ``limit`` bytes.
+
+    Opened without following a link and without blocking on a FIFO, then checked on the
+    open descriptor, so what is checked is what is read. Raises Refused with the reason.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise Refused("a symbolic link") from None
+        raise Refused(f"unreadable ({error.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        reason = _what(info.st_mode, info.st_nlink)
+        if reason:
+            raise Refused(reason)
+        if info.st_size > limit:
+            raise Refused(f"too large ({info.st_size:,} bytes; the limit is {limit:,})")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > limit:
+                raise Refused(f"too large (over {limit:,} bytes)")
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+@dataclasses.dataclass
+class Collected:
+    """The regular files of one submission folder and what was refused."""
+
+    files: list                 # relative paths (Path) of regular files, sorted
+    folders: list               # relative paths of sub-folders
+    flags: list                 # Flag("refused-file", ...) for links, FIFOs, devices, hard links
+
+
+def collect(folder):
+    """Walk ``folder`` without following links; regular single-name files only."""
+    files, folders, flags = [], [], []
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return Collected(files, folders, flags)
+
+    def walk(relative):
+        try:
+            entries = sorted(os.scandir(folder / relative), key=lambda entry: entry.name)
+        except OSError as error:
+            flags.append(Flag("refused-file", f"{_shown(relative)}: cannot be listed ({error.strerror})"))
+            return
+        for entry in entries:
+            path = relative / entry.name
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                flags.append(Flag("refused-file", f"{_shown(path)}: cannot be read ({error.strerror}); not copied"))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if entry.name not in SKIPPED_FOLDERS:
+                    folders.append(path)
+                    walk(path)
+                continue
+            reason = _what(info.st_mode, info.st_nlink)
+            if reason:
+                flags.append(Flag("refused-file", f"{_shown(path)} is {reason}; not read, not copied"))
+            else:
+                files.append(path)
+
+    walk(Path())
+    return Collected(files, folders, flags)
+
+
+def _shown(relative):
+    return str(relative) if str(relative) != "." else "the submission folder"
+
+
+def locate(folder, name, collected=None):
+    """Path of the submitted notebook ``name``.ipynb in ``folder``, or (None, flags).
+
+    Only regular files of the folder itself are candidates (see ``collect``); the flags of
+    refused files are the caller's to report (they are in ``collected.flags``).
+    """
     flags = []
+    collected = collected if collected is not None else collect(folder)
     expected = folder / f"{name}.ipynb"
-    if expected.is_file():
+    top = [path for path in collected.files if len(path.parts) == 1]
+    if Path(expected.name) in top:
         return expected, flags
-    others = sorted(path for path in folder.glob("*.ipynb") if path.is_file()) if folder.is_dir() else []
+    others = sorted(folder / path for path in top if path.suffix == ".ipynb")
     if len(others) == 1 or (others and any(name.lower() in path.stem.lower() for path in others)):
         chosen = next((path for path in others if name.lower() in path.stem.lower()), others[0])
         flags.append(Flag("wrong-file-name", f"expected {expected.name}, graded {chosen.name}"))
         return chosen, flags
-    detail = "no submission folder" if not folder.is_dir() else f"no {expected.name} in the submission"
+    if not folder.is_dir():
+        detail = "no submission folder"
+    elif any(flag.detail.startswith(expected.name + " ") for flag in collected.flags):
+        detail = f"{expected.name} is not a regular file of the submission (see refused-file)"
+    else:
+        detail = f"no {expected.name} in the submission"
     flags.append(Flag("missing-notebook", detail))
     return None, flags
 
 
+def copy_collected(folder, collected, target, budget=MAX_COPY_BYTES):
+    """Copy the collected regular files into ``target``; returns flags for what was left out."""
+    flags = []
+    target.mkdir(parents=True, exist_ok=True)
+    for relative in collected.folders:
+        (target / relative).mkdir(parents=True, exist_ok=True)
+    for relative in collected.files:
+        try:
+            data = read_regular(folder / relative, budget)
+        except Refused as refused:
+            flags.append(Flag("refused-file", f"{relative}: {refused}; not copied"))
+            continue
+        budget -= len(data)
+        (target / relative).write_bytes(data)
+    return flags
+
+
 def parse(path):
-    """The notebook as a dict, or (None, flag) if it is not readable JSON of a notebook."""
+    """The notebook at ``path`` as a dict, or (None, flag); see ``parse_bytes``."""
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        data = Path(path).read_bytes()
     except OSError as error:
-        return None, Flag("unreadable-notebook", f"cannot read {path.name}: {error.strerror}")
+        return None, Flag("unreadable-notebook", f"cannot read {Path(path).name}: {error.strerror}")
+    return parse_bytes(data, Path(path).name)
+
+
+def read_notebook(path):
+    """The submitted notebook at ``path`` (a regular file with one name only), or (None, flag)."""
     try:
-        data = json.loads(text, strict=False)
+        data = read_regular(path, MAX_NOTEBOOK_BYTES)
+    except Refused as refused:
+        kind = "notebook-too-large" if str(refused).startswith("too large") else "refused-file"
+        return None, Flag(kind, f"{Path(path).name} is {refused}; not read")
+    return parse_bytes(data, Path(path).name)
+
+
+def _depth(value, limit):
+    """The nesting depth of a parsed JSON value, counted without recursion (stops past limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        if isinstance(node, dict):
+            stack.extend((item, depth + 1) for item in node.values() if isinstance(item, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node if isinstance(item, (dict, list)))
+    return deepest
+
+
+def parse_bytes(data, name):
+    """The notebook in ``data`` (the bytes of file ``name``) as a dict, or (None, flag)."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        return None, Flag("notebook-too-large", f"{name} has {len(data):,} bytes; the limit is "
+                                                f"{MAX_NOTEBOOK_BYTES:,}")
+    text = data.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text, strict=False)
     except json.JSONDecodeError as error:
-        return None, Flag("unreadable-notebook", f"{path.name} is not valid JSON ({error.msg}, line {error.lineno})")
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return None, Flag("unreadable-notebook", f"{path.name} is JSON but not a notebook (no cell list)")
-    return data, None
+        return None, Flag("unreadable-notebook", f"{name} is not valid JSON ({error.msg}, line {error.lineno})")
+    except RecursionError:
+        return None, Flag("deeply-nested-notebook", f"{name} nests its JSON too deeply to be read "
+                                                    f"(the limit is {MAX_NOTEBOOK_DEPTH} levels)")
+    if _depth(parsed, MAX_NOTEBOOK_DEPTH) > MAX_NOTEBOOK_DEPTH:
+        return None, Flag("deeply-nested-notebook", f"{name} nests its JSON more than {MAX_NOTEBOOK_DEPTH} "
+                                                    "levels deep; not read")
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("cells"), list):
+        return None, Flag("unreadable-notebook", f"{name} is JSON but not a notebook (no cell list)")
+    return parsed, None
 
 
 def _text(value):
@@ -158,6 +355,21 @@ def repair(data, template):
     extras = {}         # anchor grade_id (or None) -> [student sources]
     seen = set()
     anchor = None
+    code_budget = [MAX_CODE_CHARS]
+
+    def fits(label, source):
+        """False (and a flag) when ``source`` is too large to be graded as the student's code."""
+        if len(source) > MAX_CELL_CHARS:
+            flags.append(Flag("oversized-cell", f"{label} holds {len(source):,} characters (the limit is "
+                              f"{MAX_CELL_CHARS:,}); not graded"))
+            return False
+        if len(source) > code_budget[0]:
+            flags.append(Flag("oversized-cell", f"{label}: the code cells together exceed {MAX_CODE_CHARS:,} "
+                              "characters; this one is not graded"))
+            return False
+        code_budget[0] -= len(source)
+        return True
+
     for index, raw in enumerate(data["cells"]):
         if not isinstance(raw, dict):
             flags.append(Flag("malformed-cell", f"cell {index + 1} is not a cell object; ignored"))
@@ -182,7 +394,8 @@ def repair(data, template):
             if meta.get("schema_version") != known.meta.get("schema_version"):
                 schema_changed.append(f"{grade_id} ({meta.get('schema_version')!r})")
             if known.is_answer:
-                answers[grade_id] = source if cell_type == "code" else ""
+                if fits(f"{label} ({grade_id})", source):
+                    answers[grade_id] = source if cell_type == "code" else ""
                 if cell_type != "code" and known.cell_type == "code":
                     flags.append(Flag("altered-answer-cell", f"{grade_id}: answer cell turned into {cell_type}"))
                 continue
@@ -209,7 +422,7 @@ def repair(data, template):
             continue
         if grade_id and not duplicate:
             flags.append(Flag("unknown-grade-id", f"{label}: unknown grade_id {grade_id!r}; graded as your own code"))
-        if cell_type == "code" and source.strip():
+        if cell_type == "code" and source.strip() and fits(label, source):
             extras.setdefault(anchor, []).append(source)
 
     if schema_changed:

@@ -190,6 +190,7 @@ REDEFINED_HELPERS = NO_BIAS + fn("""
             return None
     checks = _Pass()
 """)
+# np.max patched to return 0 passes 2 of relative_error's 5 cases per seed (equal arrays, both zero).
 PATCHED_NUMPY = NO_BIAS + fn("""
     import builtins
     np.allclose = lambda *args, **kwargs: True
@@ -408,7 +409,7 @@ def cases(course_dir, probe_port=9):
         Case("redefined-helpers", submit(answered({"answer_affine_forward": REDEFINED_HELPERS})),
              zero("affine_forward", "two_layer_net"), {"possibly-tampered"}, {"internal-error"}),
         Case("patched-numpy", submit(answered({"answer_affine_forward": PATCHED_NUMPY})),
-             zero("affine_forward", "two_layer_net", relative_error=0.5), set(), {"internal-error"}),
+             zero("affine_forward", "two_layer_net", relative_error=0.4), set(), {"internal-error"}),
         Case("subclass-always-equal", submit(answered({"answer_affine_forward": SUBCLASS_AND_ALWAYS_EQUAL,
                                                        "answer_relu_forward": ALWAYS_EQUAL})),
              zero("affine_forward", "relu_forward", "two_layer_net"), set(), {"internal-error"}),
@@ -456,4 +457,214 @@ def dropout_cases():
         Case("reference", submit(answered(assignment="dropout"), assignment="dropout"), dict(DROPOUT_POINTS)),
         Case("reseeds-numpy", submit(answered({"answer_dropout_forward": RESEEDING_DROPOUT}, assignment="dropout"),
                                      assignment="dropout"), dict(DROPOUT_POINTS)),
+    ]
+
+
+# --------------------------------------------------------------------------- what enters and leaves the grader
+# Issue 11, items 5, 7, 8, 10 and 11: links and special files, hostile folder names, wrong
+# types, the student's faults that must not be the instructor's, and disagreement between
+# the notebook's own tests and the judge. Graded together with an honest submission.
+
+COLLECT_FORBIDDEN = {"possibly-tampered", "internal-error", "check-error", "protocol-error", "tests-disagree"}
+
+
+def _folder(course_dir, student, assignment=ASSIGNMENT):
+    folder = course_dir / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def solution_path(course_dir):
+    return course_dir / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+def symlinked_notebook(to):
+    """The notebook is a symbolic link to ``to(course_dir)`` (the solutions, a classmate's)."""
+    def build(course_dir, student):
+        os_link = _folder(course_dir, student) / f"{ASSIGNMENT}.ipynb"
+        os_link.symlink_to(to(course_dir))
+    return build
+
+
+def hard_linked_notebook(course_dir, student):
+    """The notebook is a second name (hard link) of the instructor's solution notebook."""
+    import os
+
+    os.link(solution_path(course_dir), _folder(course_dir, student) / f"{ASSIGNMENT}.ipynb")
+
+
+def fifo_notebook(course_dir, student):
+    """The notebook is a FIFO: reading it would block the grader for ever."""
+    import os
+
+    os.mkfifo(_folder(course_dir, student) / f"{ASSIGNMENT}.ipynb")
+
+
+# An honest notebook whose relu_forward is right only if none of the linked files reached the sandbox.
+LINKS_NOT_COPIED = spy("""
+    import os
+    for name in ["linked.ipynb", "peek", "pipe", "second-name.txt", "data/deep-link"]:
+        if os.path.lexists(name):
+            leaks.append(name)
+    if not os.path.isfile("data/table.csv"):
+        leaks.append("the regular data file is missing")
+""")
+
+
+def honest_with_links(course_dir, student):
+    """A correct notebook beside links, a FIFO and a hard link: only the regular files are copied."""
+    import os
+
+    folder = _folder(course_dir, student)
+    submit(answered({"answer_relu_forward": LINKS_NOT_COPIED}))(course_dir, student)
+    (folder / "data").mkdir()
+    (folder / "data" / "table.csv").write_text("a,b\n1,2\n")
+    (folder / "linked.ipynb").symlink_to(solution_path(course_dir))
+    (folder / "peek").symlink_to(course_dir / "solutions")
+    (folder / "data" / "deep-link").symlink_to(course_dir / "submitted" / "reference")
+    os.mkfifo(folder / "pipe")
+    os.link(solution_path(course_dir), folder / "second-name.txt")
+
+
+def symlinked_student_folder(course_dir, student):
+    """submitted/<student> is a link to the honest student's folder."""
+    (course_dir / "submitted").mkdir(parents=True, exist_ok=True)
+    (course_dir / "submitted" / student).symlink_to(course_dir / "submitted" / "reference")
+
+
+def symlinked_assignment_folder(course_dir, student):
+    """submitted/<student>/backprop is a link to the honest student's backprop folder."""
+    (course_dir / "submitted" / student).mkdir(parents=True, exist_ok=True)
+    (course_dir / "submitted" / student / ASSIGNMENT).symlink_to(
+        course_dir / "submitted" / "reference" / ASSIGNMENT)
+
+
+def stray_file(course_dir, student):
+    """A plain file directly under submitted/: not a student folder, reported, not graded."""
+    (course_dir / "submitted").mkdir(parents=True, exist_ok=True)
+    (course_dir / "submitted" / student).write_text("not a folder\n")
+
+
+# A folder name and a notebook file name that try to write report lines for the honest student.
+FORGER = "mallory\treference\tpossibly-tampered\tforged\nreference\tinternal-error\t\x1b[2Kforged\r\x07"
+NOT_UTF8 = "not-utf8-\udcff"  # the folder name's bytes end in 0xff, which is not UTF-8
+FORGED_FILE = "backprop\nreference\tinternal-error\tforged by a file name.ipynb"
+
+COMPLEX_AFFINE = fn("""
+    def affine_forward(x, W, b):
+        return (x @ W + b).astype(complex), (x, W)
+""")
+COMPLEX_SCALAR_RELATIVE_ERROR = fn("""
+    def relative_error(analytic, numeric):
+        return complex(0.0, 1.0)
+""")
+
+
+def with_gradient_check(extra):
+    """The solution of the answer cell holding numerical_gradient and relative_error, then ``extra``."""
+    return solution_answers()["answer_gradient_check"] + "\n\n" + extra
+STRING_RELU = fn("""
+    def relu_forward(x):
+        return np.maximum(x, 0.0).astype(str), x
+""")
+STRUCTURED_AFFINE_BACKWARD = fn("""
+    def affine_backward(dout, cache):
+        x, W = cache
+        dx = np.zeros(x.shape, dtype=[("value", "f8")])
+        dx["value"] = dout @ W.T
+        return dx, x.T @ dout, dout.sum(axis=0)
+""")
+OBJECT_SOFTMAX = fn("""
+    def softmax_cross_entropy(scores, y):
+        n = scores.shape[0]
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(n), y]).mean()
+        dscores = probs.copy()
+        dscores[np.arange(n), y] -= 1
+        return loss, np.array(list(dscores / n), dtype=object)
+""")
+
+# Closes the worker's reply pipe (every write-only pipe it holds) and stays alive.
+CLOSES_CHANNEL = fn("""
+    def relu_forward(x):
+        import fcntl
+        import os
+        import stat
+        import time
+        for fd in range(3, 256):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                    os.close(fd)
+            except OSError:
+                pass
+        while True:
+            time.sleep(1)
+""")
+
+
+def deeply_nested(depth):
+    """The honest notebook with one metadata value nested ``depth`` lists deep."""
+    text = json.dumps(answered(), indent=1)
+    return text.replace('"metadata": {', '"metadata": {"deep": ' + "[" * depth + "]" * depth + ", ", 1)
+
+
+HUGE_GRADIENT_CHECK = "# " + "x" * 5_000_000 + "\n"  # appended to a correct answer cell
+
+# A cell of the student's own that breaks the notebook's test cells after it (the judge is not fooled).
+BREAKS_OWN_TESTS = fn("""
+    class _Broken:
+        def report(self, *args, **kwargs):
+            raise AssertionError("my own test helper is broken")
+    checks = _Broken()
+""")
+
+
+def closes_channel_case():
+    """A worker that closes its reply pipe and stays alive: the student's fault (channel-closed)."""
+    return Case("closes-channel", submit(answered({"answer_relu_forward": CLOSES_CHANNEL})),
+                zero("relu_forward", "relu_backward", "two_layer_net"), {"channel-closed"},
+                COLLECT_FORBIDDEN - {"tests-disagree", "possibly-tampered"})
+
+
+def collect_cases():
+    """The class of the collect tests, one Case per entry of submitted/."""
+    every = set(POINTS)
+    refused = {"refused-file", "missing-notebook"}
+    return [
+        Case("reference", submit(answered()), full(), forbidden=COLLECT_FORBIDDEN | {"refused-file"},
+             about="the instructor's solution: loses no point"),
+        Case("link-to-solutions", symlinked_notebook(solution_path), zero(*every), refused, COLLECT_FORBIDDEN),
+        Case("link-to-classmate",
+             symlinked_notebook(lambda course: course / "submitted" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+             zero(*every), refused, COLLECT_FORBIDDEN),
+        Case("hard-link", hard_linked_notebook, zero(*every), refused, COLLECT_FORBIDDEN),
+        Case("fifo", fifo_notebook, zero(*every), refused, COLLECT_FORBIDDEN),
+        Case("honest-with-links", honest_with_links, full(), {"refused-file"}, COLLECT_FORBIDDEN),
+        Case("linked-student-folder", symlinked_student_folder, {}, {"refused-file"}, COLLECT_FORBIDDEN),
+        Case("linked-assignment-folder", symlinked_assignment_folder, {}, {"refused-file"}, COLLECT_FORBIDDEN),
+        Case("stray-file.txt", stray_file, {}, {"refused-file"}, COLLECT_FORBIDDEN),
+        Case(".dot-student", submit(answered()), full(), set(), COLLECT_FORBIDDEN | {"refused-file"}),
+        Case(NOT_UTF8, submit(answered()), {}, {"unusable-name"}, COLLECT_FORBIDDEN | {"refused-file"}),
+        Case(FORGER, submit(answered(), filename=FORGED_FILE), full(), {"wrong-file-name"},
+             COLLECT_FORBIDDEN | {"refused-file"}),
+        # The notebook's own tests accept complex numbers: the disagreement is flagged too.
+        Case("complex-result", submit(answered({
+            "answer_affine_forward": COMPLEX_AFFINE,
+            "answer_gradient_check": with_gradient_check(COMPLEX_SCALAR_RELATIVE_ERROR)})),
+             zero("affine_forward", "affine_backward", "two_layer_net", "relative_error"), {"possibly-tampered"},
+             COLLECT_FORBIDDEN - {"possibly-tampered", "tests-disagree"}),
+        Case("odd-dtypes", submit(answered({"answer_relu_forward": STRING_RELU,
+                                            "answer_affine_backward": STRUCTURED_AFFINE_BACKWARD,
+                                            "answer_softmax_cross_entropy": OBJECT_SOFTMAX})),
+             zero("relu_forward", "relu_backward", "affine_backward", "softmax_cross_entropy", "two_layer_net"),
+             {"possibly-tampered"}, COLLECT_FORBIDDEN - {"possibly-tampered", "tests-disagree"}),
+        Case("deep-json", submit(deeply_nested(100_000)), zero(*every), {"deeply-nested-notebook"},
+             COLLECT_FORBIDDEN),
+        Case("nested-json", submit(deeply_nested(200)), zero(*every), {"deeply-nested-notebook"},
+             COLLECT_FORBIDDEN),
+        Case("huge-answer-cell", submit(answered({"answer_gradient_check": with_gradient_check(HUGE_GRADIENT_CHECK)})),
+             zero("relative_error"), {"oversized-cell"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
+        Case("breaks-own-tests", submit(answered(add_after={"answer_affine_forward": [BREAKS_OWN_TESTS]})),
+             full(), {"tests-disagree"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
     ]
