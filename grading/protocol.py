@@ -16,6 +16,7 @@ can run code in the judge; sizes, depth and node counts are capped.
 import io
 import json
 import os
+import re
 import struct
 
 import numpy as np
@@ -204,6 +205,9 @@ class Reader:
         return header, arrays
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
 def json_depth(text):
     """Deepest nesting of ``[``/``{`` in the JSON bytes ``text`` (brackets inside strings skipped).
 
@@ -213,24 +217,9 @@ def json_depth(text):
     brackets = text.count(b"[") + text.count(b"{")
     if brackets <= MAX_JSON_DEPTH:
         return brackets
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:      # backslash
-                escaped = True
-            elif byte == 0x22:      # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', text), dtype=np.uint8)
+    steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int64) - np.isin(codes, (0x5D, 0x7D))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 # --------------------------------------------------------------------------- message kinds

@@ -210,7 +210,8 @@ class Scan:
                 if target:
                     found.append(Evidence("nnlib-import", f"{name} is {target} ({label})"))
                 continue
-            if name not in self.functions and not any(name in _strings(tree) for _, tree in self.cells):
+            if name not in self.functions and not any(name in text for _, tree in self.cells
+                                                      for text in _strings(tree)):
                 continue  # not written yet (the stub) or defined nowhere: the check reports it
             if name not in self.functions:
                 found.append(Evidence("dynamic-code", f"{name} is not defined by a def statement in the "
