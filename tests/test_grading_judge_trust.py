@@ -209,6 +209,17 @@ def test_hidden_seeds_keep_their_positions_modulo_6_and_print_no_value():
         base.HiddenInputs(b"short")
 
 
+def test_a_failed_hidden_case_is_named_by_position_not_by_seed():
+    from grading.checks import backprop, base
+
+    inputs = base.HiddenInputs(b"k" * 32, cases.ASSIGNMENT)
+    result = backprop.check_affine_forward.check({"affine_forward": lambda x, W, b: (x @ W, (x, W))}, inputs)
+    seeds = inputs.for_part("affine_forward").seeds(backprop.HIDDEN_COUNT)
+    text = " ".join(result.messages)
+    assert result.fraction == 0.0 and "seed hidden-1" in text, text
+    assert not any(str(int(seed)) in text for seed in seeds)
+
+
 def test_a_malformed_secret_is_refused_with_what_was_found(tmp_path):
     from grading import secret
 

@@ -591,6 +591,18 @@ EVADES_TRIPWIRE = fn("""
         own = types.FunctionType(_relu_value, vars(_activations))
         return own(None, x), x
 """)
+# The channel is not where a convention would put it: no pipe below descriptor 300, no argv.
+CONVENTIONAL_CHANNEL = spy("""
+    import os, sys
+    if len(sys.argv) > 1:
+        leaks.append("argv")
+    for fd in range(3, 300):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                leaks.append(fd)
+        except OSError:
+            pass
+""")
 SLOW_CELL = "import time\ntime.sleep(7)  # a slow exploration cell, well under the cell time limit\n"
 
 
@@ -619,6 +631,8 @@ def trust_cases():
              {"nnlib-copy"}, {"internal-error", "nnlib-called", "tampering"}),
         Case("evades-tripwire", submit(answered({"answer_relu_forward": EVADES_TRIPWIRE})), full(),
              {"dynamic-code"}, {"internal-error", "nnlib-called", "tampering"}),
+        Case("conventional-channel", submit(answered({"answer_relu_forward": CONVENTIONAL_CHANNEL})), full(),
+             set(), {"internal-error", "tampering", "possibly-tampered"}),
         Case("slow-exploration-cells", submit(answered(add_after={"answer_relu_forward": [SLOW_CELL] * 3})),
              full(), set(), honest),
     ]
