@@ -25,15 +25,16 @@ import importlib.util
 import re
 from pathlib import Path
 
-COURSE_WORDS = re.compile(r"(^|[/\\.])(solutions?|submitted|autograded|feedback|source|release|\.nbgrader|"
-                          r"gradebook|grading-secret|nbgrader_config)([/\\.]|$)")
+COURSE_WORDS = re.compile(r"(^|[/\\])(solutions|submitted|autograded|feedback|source|release|\.nbgrader)"
+                          r"([/\\]|$)|gradebook\.db|grading-secret|nbgrader_config\.py")
 FILE_CALLS = {"open", "read_text", "read_bytes", "listdir", "scandir", "glob", "rglob", "iterdir", "walk",
               "loadtxt", "load", "genfromtxt", "connect", "Path", "PurePath"}
-DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "import_module", "reload", "_getframe",
-                 "currentframe", "get_referrers", "get_objects", "stack", "getattr", "setattr", "globals",
-                 "vars", "locals"}
-LITERAL_OK = {"exec", "eval", "compile", "getattr", "setattr"}   # fine when every argument that names code is literal
-HARMLESS_BUILTINS = {"globals", "vars", "locals"}                 # only with a subscript on a computed name
+# Builtins that run or fetch code by a value: evidence unless the value is a literal
+# (the code for exec/eval/compile, the attribute name for getattr/setattr).
+BUILTIN_DYNAMIC = {"exec": 0, "eval": 0, "compile": 0, "__import__": 0, "getattr": 1, "setattr": 1}
+# Functions (module attributes) that import by name or reach into the interpreter.
+ATTRIBUTE_DYNAMIC = {"import_module", "reload", "_getframe", "currentframe", "get_referrers", "get_objects"}
+NAMESPACES = {"globals", "vars", "locals"}   # evidence only when subscripted with a computed key
 MODULE_WORDS = {"importlib", "gc", "inspect", "ctypes"}
 MIN_COPY_NODES = 30   # an nnlib body smaller than this (a one-liner like max(z, 0)) proves nothing
 
@@ -268,20 +269,18 @@ class Scan:
                 where = f"{label}, line {getattr(child, 'lineno', '?')}"
                 if isinstance(child, ast.Call):
                     name = _call_name(child)
-                    arguments = list(child.args) + [keyword.value for keyword in child.keywords]
-                    if name in DYNAMIC_CALLS and name not in HARMLESS_BUILTINS:
-                        if name in LITERAL_OK and (not arguments or (name in ("getattr", "setattr") and
-                                                                     len(arguments) >= 2 and
-                                                                     _literal(arguments[1])) or
-                                                   (name not in ("getattr", "setattr") and
-                                                    _literal(arguments[0]))):
-                            continue
-                        found.append(Evidence("dynamic-code", f"{name}() of a computed value ({where})"))
+                    builtin = isinstance(child.func, ast.Name) and name in BUILTIN_DYNAMIC
+                    if builtin:
+                        position = BUILTIN_DYNAMIC[name]
+                        if len(child.args) > position and not _literal(child.args[position]):
+                            found.append(Evidence("dynamic-code", f"{name}() of a computed value ({where})"))
+                    elif isinstance(child.func, ast.Attribute) and name in ATTRIBUTE_DYNAMIC:
+                        found.append(Evidence("dynamic-code", f"{name}() ({where})"))
                     if name in FILE_CALLS and any(COURSE_WORDS.search(text) for text in _strings(child)):
                         found.append(Evidence("reads-course-files", f"{name}() of a path naming the course's "
                                                                     f"folders ({where})"))
                 elif isinstance(child, ast.Subscript) and isinstance(child.value, ast.Call) and \
-                        _call_name(child.value) in HARMLESS_BUILTINS and not _literal(child.slice):
+                        _call_name(child.value) in NAMESPACES and not _literal(child.slice):
                     found.append(Evidence("dynamic-code", f"{_call_name(child.value)}()[...] with a computed "
                                                           f"key ({where})"))
                 elif isinstance(child, ast.Attribute) and child.attr == "modules" and \

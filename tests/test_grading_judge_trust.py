@@ -101,8 +101,7 @@ def test_nnlib_use_is_flagged_with_evidence_from_the_source_and_the_worker(grade
     assert copies == ["relative_error: relative_error is a copy of nnlib.gradcheck.relative_error with names "
                       "changed (answer_gradient_check, line 14)"], copies
     # The worker saw nothing (the tripwire was sidestepped); the source shows the computed import.
-    assert any("import_module() of a computed value" in line
-               for line in graded.lines("evades-tripwire", "dynamic-code"))
+    assert any("import_module()" in line for line in graded.lines("evades-tripwire", "dynamic-code"))
 
 
 # --------------------------------------------------------------------------- the secret
@@ -320,12 +319,15 @@ def test_the_scan_flags_built_code_computed_imports_and_course_paths():
                  "code = 'x = 1'\nexec(code)\n",
                  "mod = __import__('nn' + 'lib')\n",
                  "text = open('../../solutions/backprop/backprop.ipynb').read()\n",
-                 "affine_forward = lambda x, W, b: (x @ W + b, (x, W))\n")
+                 "affine_forward = lambda x, W, b: (x @ W + b, (x, W))\n",
+                 "import re\nstacked = np.stack([np.ones(2)])\npattern = re.compile(r'a+')\n"
+                 "value = getattr(np, 'maximum')\n")
     kinds = {(item.kind, item.detail.split(" (")[0]) for item in scan.cell_evidence()}
     assert ("dynamic-code", "exec() of a computed value") in kinds
     assert ("dynamic-code", "__import__() of a computed value") in kinds
     assert ("reads-course-files", "open() of a path naming the course's folders") in kinds
-    assert not any("exec() of a computed value (cell 1" in item.detail for item in scan.cell_evidence())
+    # Literal code, literal attribute names and np.stack are ordinary Python: no evidence.
+    assert not any("(cell 1" in item.detail or "(cell 6" in item.detail for item in scan.cell_evidence())
     details = [item.detail for item in scan.evidence(["relu_forward", "affine_forward"])]
     assert any(d.startswith("relu_forward is not defined by a def") for d in details), details
     assert any(d.startswith("affine_forward is bound by an assignment") for d in details), details
