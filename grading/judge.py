@@ -12,6 +12,12 @@ kill for memory) ends that part at 0, and the judge starts a fresh worker (runni
 code cells again) for the next part; SystemExit, KeyboardInterrupt or another
 BaseException raised by the student's function also ends the part at 0, but the worker
 caught it and carries on.
+
+The judge accepts from the worker only the reply to the request it made last, matched
+by a random id (``WorkerClient``); any other message is tampering: the part scores 0 and
+the report says so. The nnlib ban is read from the student's source here
+(``grading.source_scan``) and flagged for a human; the worker's own report of an nnlib
+call is a second signal. Every verdict is computed here, from returned values.
 """
 import dataclasses
 import math
