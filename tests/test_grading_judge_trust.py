@@ -11,10 +11,8 @@ follow.
 """
 import json
 import os
-import shutil
 import stat
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
