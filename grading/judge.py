@@ -12,12 +12,20 @@ kill for memory) ends that part at 0, and the judge starts a fresh worker (runni
 code cells again) for the next part; SystemExit, KeyboardInterrupt or another
 BaseException raised by the student's function also ends the part at 0, but the worker
 caught it and carries on.
+
+The judge accepts from the worker only the reply to the request it made last, matched
+by a random id (``WorkerClient``); any other message is tampering: the part scores 0 and
+the report says so. The nnlib ban is read from the student's source here
+(``grading.source_scan``) and flagged for a human; the worker's own report of an nnlib
+call is a second signal. Every verdict is computed here, from returned values.
 """
 import dataclasses
 import math
 import os
+import secrets
 import select
 import signal
+import subprocess
 import time
 
 import numpy as np
@@ -63,7 +71,14 @@ def _student_exception(name, message):
 
 
 class WorkerClient:
-    """One sandboxed worker process and the pipes to it."""
+    """One sandboxed worker process and the pipes to it; the judge's side of the protocol.
+
+    The judge believes only replies to the request it made last: ``request`` sends one
+    request with a fresh random id and reads until its reply, ``sync`` checks that
+    nothing else is on the channel. A message before the request, a reply with another
+    id, a malformed reply or a frame over the protocol's bounds is tampering
+    (``WorkerFailed("tampering")``): the student's code wrote onto the judge's channel.
+    """
 
     def __init__(self, scratch, limits, use_bwrap):
         self.scratch, self.limits, self.use_bwrap = scratch, limits, use_bwrap
@@ -104,7 +119,10 @@ class WorkerClient:
 
     def death_reason(self):
         """Words for why the worker stopped, from its exit status."""
-        code = self.process.wait(timeout=5) if self.process else None
+        try:
+            code = self.process.wait(timeout=2) if self.process else None
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             return "the worker stopped answering"
         if self.use_bwrap and code > 128:
@@ -119,22 +137,65 @@ class WorkerClient:
             return f"the student's process died: {meaning}"
         return f"the student's process exited with status {code} (os._exit or a crash)"
 
-    def request(self, header, arrays, timeout):
-        """Send a request and return the reply (header, arrays); WorkerFailed on any failure."""
+    # ------------------------------------------------------------------ the conversation
+    def request(self, op, fields, arrays, timeout):
+        """Send request ``op`` and return its reply (header, arrays); WorkerFailed on any failure."""
         deadline = time.monotonic() + timeout
+        call_id = self.begin(op, fields, arrays, deadline)
+        return self.reply(op, call_id, deadline)
+
+    def begin(self, op, fields, arrays, deadline):
+        """Check the channel is quiet, send request ``op``; returns its id."""
+        self._guard(self._expect_quiet, deadline)
+        call_id = secrets.token_hex(8)
+        self._guard(lambda: self._send(protocol.request(op, call_id, **fields), arrays, deadline), deadline)
+        return call_id
+
+    def reply(self, op, call_id, deadline, cell=None):
+        """The next message, which must be the reply to ``call_id`` (of notebook ``cell``)."""
+        def read():
+            header, arrays = self.reader.read(lambda: self._wait(deadline))
+            protocol.check_reply(op, call_id, header, cell)
+            self.output_chars = max(self.output_chars, header["output_chars"])
+            return header, arrays
+
+        return self._guard(read, deadline)
+
+    def sync(self, timeout):
+        """Ask the worker to answer ``sync``: no other message may come first (nor be waiting)."""
+        self.request("sync", {}, (), timeout)
+
+    def _expect_quiet(self):
+        if select.select([self.from_worker], [], [], 0)[0]:
+            header, _ = self.reader.read(lambda: self._wait(time.monotonic() + 1))
+            raise protocol.UnexpectedMessage(f"a message the judge did not ask for (keys {sorted(header)[:6]})")
+
+    def _guard(self, action, deadline):
+        """Run ``action``, turning protocol and pipe failures into WorkerFailed."""
         try:
-            self._send(header, arrays, deadline)
-            reply, reply_arrays = self.read(deadline)
+            return action()
         except WorkerFailed:
             raise
+        except protocol.UnexpectedMessage as error:
+            self.stop()
+            raise WorkerFailed("tampering", f"the student's process sent {error}") from None
         except (protocol.ProtocolError, OSError) as error:
-            if self.alive and "closed" not in str(error):
+            closed = isinstance(error, protocol.ProtocolError) and "closed" in str(error) or \
+                isinstance(error, BrokenPipeError)
+            if closed and self.alive:
+                try:
+                    self.process.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    self.stop()
+                    raise WorkerFailed("channel-closed", "the student's process closed its channel to the "
+                                                         "judge and kept running") from None
+            if not closed and self.alive:
                 self.stop()
-                raise WorkerFailed("protocol", f"the student's process sent a malformed reply: {error}")
+                raise WorkerFailed("tampering", f"the student's process sent a malformed message: {error}") \
+                    from None
             reason = self.death_reason() if self.process else "the worker is gone"
             self.stop()
             raise WorkerFailed("died", reason) from None
-        return reply, reply_arrays
 
     def _wait(self, deadline):
         remaining = deadline - time.monotonic()
@@ -154,15 +215,13 @@ class WorkerClient:
             except BlockingIOError:
                 continue
 
-    def read(self, deadline):
-        reply, arrays = self.reader.read(lambda: self._wait(deadline))
-        if type(reply.get("output_chars")) is int:
-            self.output_chars = max(self.output_chars, reply["output_chars"])
-        return reply, arrays
-
 
 class Proxy:
-    """Stands for one student function in a check: calls it in the worker."""
+    """Stands for one student function in a check: calls it in the worker.
+
+    ``no_nnlib`` is true for the part's ``guarded`` functions only: a part that calls a
+    forward pass to get the cache for its backward may run a forward that uses nnlib.
+    """
 
     def __init__(self, session, name, no_nnlib):
         self.session, self.name, self.no_nnlib = session, name, no_nnlib
@@ -172,19 +231,36 @@ class Proxy:
 
 
 class Session:
-    """Grades the parts of one submission with one worker at a time."""
+    """Grades the parts of one submission with one worker at a time.
 
-    def __init__(self, scratch, code_cells, function_names, limits, timeouts, use_bwrap):
+    Time limits, each charged to what it limits: every code cell of the notebook runs
+    under ``timeouts.cell`` when a worker starts (once per worker, not once per part:
+    a notebook whose cells take a while costs no part anything); each call of a student
+    function under ``timeouts.call``; the calls of one part together under
+    ``timeouts.part``, counted from the part's first call once the worker is ready.
+
+    ``hidden`` is the ``HiddenInputs`` the checks draw their grading cases from (the
+    course secret's, see ``grading.secret``); ``student_cells`` the student's own code
+    (answer cells and added cells), which ``grading.source_scan`` reads for the nnlib
+    ban and other signs a human should look at.
+    """
+
+    def __init__(self, scratch, code_cells, function_names, limits, timeouts, use_bwrap, hidden=True,
+                 student_cells=None):
         self.scratch, self.code_cells = scratch, code_cells
         self.function_names = sorted(function_names)
         self.limits, self.timeouts, self.use_bwrap = limits, timeouts, use_bwrap
+        self.hidden = hidden
+        self.student_cells = list(code_cells if student_cells is None else student_cells)
         self.client = None
         self.cells = []           # per code cell: {"ok", "error", "timeout"} from the last start
         self.defined = []
         self.part_deadline = math.inf
-        self.events = []          # (kind, text) for the report: timeouts, deaths, ...
+        self.part_name = None
+        self.events = []          # (kind, text) for the report: timeouts, deaths, tampering, ...
         self.starts = 0
         self.output_chars = 0     # most output any of its workers printed
+        self._scan = None
 
     def ensure_worker(self):
         if self.client is not None and self.client.alive:
@@ -196,15 +272,13 @@ class Session:
         total = self.timeouts.cell * max(1, len(self.code_cells)) + 10
         try:
             reply, _ = self.client.request(
-                {"op": "init", "cells": self.code_cells, "names": self.function_names,
-                 "cell_timeout": self.timeouts.cell}, (), total)
+                "init", {"cells": self.code_cells, "names": self.function_names,
+                         "cell_timeout": self.timeouts.cell}, (), total)
         except WorkerFailed as failure:
             self.events.append((failure.kind, f"while running the code cells: {failure.message}"))
             raise
-        cells = reply.get("cells")
-        self.cells = cells if isinstance(cells, list) else []
-        defined = reply.get("defined")
-        self.defined = [name for name in defined if isinstance(name, str)] if isinstance(defined, list) else []
+        self.cells = reply["cells"]
+        self.defined = reply["defined"]
 
     def call(self, name, args, kwargs, no_nnlib):
         self.ensure_worker()
@@ -218,7 +292,7 @@ class Session:
             raise WorkerFailed("timeout", f"the part ran past its time limit ({self.timeouts.part:g} s)")
         try:
             reply, reply_arrays = self.client.request(
-                {"op": "call", "name": name, "args": tree, "no_nnlib": no_nnlib, "timeout": timeout},
+                "call", {"name": name, "args": tree, "no_nnlib": no_nnlib, "timeout": timeout},
                 arrays, timeout + 2)
         except WorkerFailed as failure:
             if failure.kind == "timeout":
@@ -231,7 +305,10 @@ class Session:
 
     def _result(self, name, args, kwargs, reply, arrays):
         nnlib = reply.get("nnlib")
-        if isinstance(nnlib, list) and nnlib:
+        if nnlib:
+            # The worker's own report: a second signal (the student's process could silence it).
+            self.events.append(("nnlib-called", f"{self.part_name}: {name} called {', '.join(nnlib)[:300]} "
+                                                "(reported by the student's process)"))
             raise NnlibCalled(str(nnlib[0]).removeprefix("nnlib."), name)
         if reply.get("ok") is True:
             try:
@@ -260,13 +337,34 @@ class Session:
         message = message.split(": ", 1)[1] if ": " in message else message
         raise _student_exception(ename if ename.isidentifier() else "Exception", message)
 
+    def scan(self, part):
+        """Flag (never score) what the student's source shows about ``part``'s guarded functions."""
+        from grading import source_scan
+
+        if self._scan is None:
+            self._scan = source_scan.Scan(self.student_cells)
+            for evidence in self._scan.cell_evidence():
+                self.events.append((evidence.kind, evidence.detail))
+        for evidence in self._scan.evidence(part.guarded):
+            self.events.append((evidence.kind, f"{part.grade_id}: {evidence.detail}"))
+
     def run_part(self, part):
-        """Run ``part.check`` with proxies; always returns a Result with fraction in [0, 1]."""
-        functions = {name: Proxy(self, name, part.no_nnlib) for name in part.functions}
-        self.part_deadline = time.monotonic() + self.timeouts.part
+        """Run ``part.check`` with proxies; always returns a Result with fraction in [0, 1].
+
+        The verdict comes from the values the worker returned for the judge's own calls;
+        after the check the judge asks for one more reply (``sync``): a message in between,
+        written by the student's code onto the judge's channel, scores the part 0.
+        """
+        functions = {name: Proxy(self, name, name in part.guarded) for name in part.functions}
+        self.part_name = part.grade_id
+        if part.guarded:
+            self.scan(part)
         try:
             self.ensure_worker()
-            result = part.check(functions, True)
+            self.part_deadline = time.monotonic() + self.timeouts.part
+            result = part.check(functions, self.hidden)
+            if self.client is not None and self.client.alive:
+                self.client.sync(self.timeouts.call)
         except WorkerFailed as failure:
             self.events.append((failure.kind, f"{part.grade_id}: {failure.message}"))
             self.close()
@@ -294,19 +392,16 @@ class Session:
         client, results = self.client, []
         deadline = time.monotonic() + self.timeouts.notebook
         try:
-            client._send({"op": "notebook", "cells": cells, "cell_timeout": self.timeouts.cell, "reset": True},
-                         (), deadline)
+            call_id = client.begin("notebook", {"cells": cells, "cell_timeout": self.timeouts.cell, "reset": True},
+                                   (), deadline)
             while len(results) < len(cells):
-                reply, _ = client.read(deadline)
+                reply, _ = client.reply("notebook", call_id, deadline, cell=len(results))
                 if reply.get("done"):
                     break
-                results.append({"ok": reply.get("ok") is True, "error": str(reply.get("error", ""))[:300],
+                results.append({"ok": reply["ok"], "error": str(reply.get("error", ""))[:300],
                                 "timeout": reply.get("timeout") is True})
         except WorkerFailed as failure:
             self.events.append((failure.kind, f"notebook run, cell {len(results) + 1}: {failure.message}"))
-        except (protocol.ProtocolError, OSError):
-            reason = client.death_reason() if client.process else "the notebook run failed"
-            self.events.append(("died", f"notebook run, cell {len(results) + 1}: {reason}"))
         self.close()
         return results
 

@@ -34,7 +34,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grading import feedback, judge, repair, sandbox
+from grading import feedback, judge, repair, sandbox, secret
 from grading.checks import load as load_checks
 
 OUTPUT_CAP_CHARS = 1_000_000
@@ -330,7 +330,8 @@ def _grade(settings, course, student, result):
         sandbox.prepare_scratch(submission)
         names = {name for part in course.parts for name in part.functions}
         session = judge.Session(submission, repaired.judge_cells, names, settings.limits, settings.timeouts,
-                                settings.use_bwrap)
+                                settings.use_bwrap, hidden=secret.hidden_inputs(course.root, assignment),
+                                student_cells=repaired.student_cells)
         outcomes = {part.grade_id: session.run_part(part) for part in course.parts}
         cell_results = session.run_notebook(repaired.run_cells)
         session.close()
@@ -395,6 +396,10 @@ def run(settings):
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     course = load_course(settings)
+    try:
+        secret.load_or_create(course.root)  # created here, before the pool forks, on first use
+    except secret.SecretError as error:
+        raise UsageError(str(error)) from None
     if settings.use_bwrap and not sandbox.bwrap_available():
         raise UsageError(f"{sandbox.BWRAP} not found: install bubblewrap (apt-get install bubblewrap) "
                          "or pass --no-sandbox on a machine where that is acceptable")

@@ -18,11 +18,15 @@ is a ``WrongType`` error that names what came and what was expected.
 import io
 import json
 import os
+import re
 import struct
 
 import numpy as np
 
 MAX_FRAME_BYTES = 64 * 2**20
+MAX_HEADER_BYTES = 4 * 2**20   # the JSON part of a frame (values' arrays travel as .npy blobs)
+MAX_JSON_DEPTH = 2 * 32 + 16   # brackets: a tree of MAX_DEPTH tagged nodes plus the header's own
+MAX_ARRAYS = 10_000
 MAX_DEPTH = 32
 MAX_NODES = 100_000
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -178,8 +182,8 @@ class Reader:
     uses it for timeouts); the worker passes None and blocks.
     """
 
-    def __init__(self, fd):
-        self.fd = fd
+    def __init__(self, fd, max_header_bytes=MAX_HEADER_BYTES):
+        self.fd, self.max_header_bytes = fd, max_header_bytes
         self.total = 0
 
     def _exactly(self, count, wait):
@@ -198,17 +202,25 @@ class Reader:
         return b"".join(chunks)
 
     def read(self, wait=None):
-        """Return (header dict, list of arrays)."""
+        """Return (header dict, list of arrays).
+
+        Every bound is checked before the bytes it guards are read or parsed: the header's
+        length (``MAX_HEADER_BYTES``), its bracket depth (``MAX_JSON_DEPTH``, so parsing
+        cannot recurse without end), the number of arrays and the frame's total size.
+        """
         self.total = 0
         (length,) = _LENGTH.unpack(self._exactly(_LENGTH.size, wait))
-        if length > MAX_FRAME_BYTES:
-            raise ProtocolError("header too large")
+        if length > self.max_header_bytes:
+            raise ProtocolError(f"header of {length} bytes exceeds {self.max_header_bytes}")
+        text = self._exactly(length, wait)
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ProtocolError(f"header nested deeper than {MAX_JSON_DEPTH}")
         try:
-            header = json.loads(self._exactly(length, wait))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ProtocolError(f"malformed header: {error}") from None
+            header = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise ProtocolError(f"malformed header: {str(error)[:200]}") from None
         count = header.get("arrays") if type(header) is dict else None
-        if type(count) is not int or not 0 <= count <= 10_000:
+        if type(count) is not int or not 0 <= count <= MAX_ARRAYS:
             raise ProtocolError("malformed header")
         arrays = []
         for _ in range(count):
@@ -220,3 +232,82 @@ class Reader:
             except (ValueError, OSError, EOFError) as error:
                 raise ProtocolError(f"malformed array: {error}") from None
         return header, arrays
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def json_depth(text):
+    """Deepest nesting of ``[``/``{`` in the JSON bytes ``text`` (brackets inside strings skipped).
+
+    When ``text`` holds at most ``MAX_JSON_DEPTH`` opening brackets their count is
+    returned instead (an upper bound, and every ordinary reply): no scan needed.
+    """
+    brackets = text.count(b"[") + text.count(b"{")
+    if brackets <= MAX_JSON_DEPTH:
+        return brackets
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', text), dtype=np.uint8)
+    steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int64) - np.isin(codes, (0x5D, 0x7D))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+# --------------------------------------------------------------------------- message kinds
+#
+# The judge owns the conversation: it sends one request at a time, each with a fresh
+# random ``id``, and the worker answers with ``re`` set to that id. ``init``, ``call``
+# and ``sync`` get exactly one reply; ``notebook`` gets one reply per cell (``cell``
+# counting from 0) and then one with ``done``. Anything else on the channel, a reply
+# out of order or to a call never made, is tampering (``check_reply`` says which).
+
+OPS = ("init", "call", "sync", "notebook")
+CALL_FAILURES = ("not_implemented", "timeout", "exception", "base", "missing", "unsendable")
+
+
+class UnexpectedMessage(ProtocolError):
+    """A well-formed frame the judge did not ask for: not the reply to its current request."""
+
+
+def request(op, call_id, **fields):
+    """The header of a request ``op`` with the judge's id ``call_id``."""
+    if op not in OPS:
+        raise ValueError(f"op must be one of {', '.join(OPS)}, got {op!r}")
+    return dict(fields, op=op, id=call_id)
+
+
+def check_reply(op, call_id, header, cell=None):
+    """Raise UnexpectedMessage unless ``header`` is a well-formed reply to request ``call_id``.
+
+    ``cell`` is the index of the notebook cell whose reply is due (``op == "notebook"``).
+    """
+    if header.get("re") != call_id:
+        raise UnexpectedMessage(f"a message that answers no request of the judge (re={_short(header.get('re'))})")
+    if type(header.get("output_chars")) is not int:
+        raise UnexpectedMessage("a reply without its output count")
+    if op == "init":
+        cells, defined = header.get("cells"), header.get("defined")
+        if header.get("ok") is not True or type(cells) is not list or type(defined) is not list \
+                or not all(type(name) is str for name in defined) \
+                or not all(type(c) is dict and type(c.get("ok")) is bool for c in cells):
+            raise UnexpectedMessage("a malformed reply to init")
+    elif op == "sync":
+        if header.get("ok") is not True or set(header) - {"ok", "re", "output_chars", "arrays"}:
+            raise UnexpectedMessage("a malformed reply to sync")
+    elif op == "call":
+        ok = header.get("ok")
+        nnlib = header.get("nnlib", [])
+        if type(nnlib) is not list or not all(type(item) is str for item in nnlib):
+            raise UnexpectedMessage("a malformed nnlib report")
+        if ok is True:
+            if "value" not in header:
+                raise UnexpectedMessage("a reply to a call without its value")
+        elif ok is not False or header.get("kind") not in CALL_FAILURES:
+            raise UnexpectedMessage(f"a reply to a call of unknown kind {_short(header.get('kind'))}")
+    elif op == "notebook":
+        if header.get("done") is True:
+            return
+        if header.get("cell") != cell or type(header.get("ok")) is not bool:
+            raise UnexpectedMessage(f"a notebook reply for cell {_short(header.get('cell'))}, expected {cell}")
+
+
+def _short(value):
+    return repr(value)[:40]

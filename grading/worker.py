@@ -10,9 +10,15 @@ It first lowers its own resource limits, then answers requests read from a pipe:
   the arguments' new values if the function changed them in place, and any nnlib
   function it called while its part forbids nnlib;
 - ``notebook``: run a whole notebook, test cells included, one reply per cell (for the
-  learner's feedback only; the grade never depends on it).
+  learner's feedback only; the grade never depends on it);
+- ``sync``: answer at once (the judge checks that nothing else was written on the channel).
 
-Nothing here is trusted by the judge: every reply is parsed as data and checked again.
+Every reply carries ``re``, the id of the request it answers. The pipes to the judge are
+moved to random high descriptors and the configuration is removed from ``sys.argv``
+before student code runs, so code that writes to descriptor 3 or 4 by convention does
+not reach the judge; code that searches ``/proc/self/fd`` can, and the judge notices
+(a message out of sequence is tampering). Nothing here is trusted by the judge: every
+reply is parsed as data and checked again.
 """
 import contextlib
 import importlib.util
@@ -135,11 +141,32 @@ class DeferPyplot:
         return spec
 
 
+def hide_descriptor(fd):
+    """Move ``fd`` to a free random descriptor in [300, 1000) and close ``fd``; returns the new one."""
+    import fcntl
+    import random
+
+    chooser = random.SystemRandom()
+    for _ in range(100):
+        target = chooser.randrange(300, 1000)
+        try:
+            fcntl.fcntl(target, fcntl.F_GETFD)
+        except OSError:  # not open: free
+            try:
+                os.dup2(fd, target, inheritable=False)
+            except OSError:  # above this process's descriptor limit: keep the original
+                return fd
+            os.close(fd)
+            return target
+    return fd
+
+
 class Worker:
     def __init__(self, config):
         self.config = config
-        self.reader = protocol.Reader(config["request_fd"])
+        self.reader = protocol.Reader(config["request_fd"], max_header_bytes=protocol.MAX_FRAME_BYTES)
         self.reply_fd = config["reply_fd"]
+        self.request_id = None
         self.handles, self.handle_of = {}, {}
         self.output = [0]
         self.tripwire = load_private_tripwire(os.path.dirname(os.path.abspath(__file__)))
@@ -158,11 +185,11 @@ class Worker:
 
     # ----------------------------------------------------------------- messages
     def send(self, header, arrays=()):
-        header = dict(header, output_chars=self.output[0])
+        header = dict(header, output_chars=self.output[0], re=self.request_id)
         try:
             protocol.write_message(self.reply_fd, header, arrays)
         except protocol.ProtocolError as error:
-            protocol.write_message(self.reply_fd, {"ok": False, "kind": "unsendable",
+            protocol.write_message(self.reply_fd, {"ok": False, "kind": "unsendable", "re": self.request_id,
                                                    "message": str(error), "output_chars": self.output[0]})
 
     def make_handle(self, obj):
@@ -261,7 +288,10 @@ class Worker:
             except protocol.ProtocolError:
                 return
             op = header.get("op")
-            if op == "init":
+            self.request_id = header.get("id")
+            if op == "sync":
+                self.send({"ok": True})
+            elif op == "init":
                 self.do_init(header)
             elif op == "notebook":
                 self.do_notebook(header)
@@ -285,6 +315,9 @@ def _identifier(name):
 
 def main():
     config = json.loads(sys.argv[1])
+    del sys.argv[1:]  # student code finds no descriptor numbers here
+    config["request_fd"] = hide_descriptor(config["request_fd"])
+    config["reply_fd"] = hide_descriptor(config["reply_fd"])
     apply_limits(config["limits"])
     sys.meta_path.insert(0, DeferPyplot())
     for name in ("SIGINT", "SIGTERM", "SIGPIPE"):

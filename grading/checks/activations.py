@@ -14,7 +14,7 @@ from . import base
 from .base import compare, part
 
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (31, 32)
+HIDDEN_COUNT = 2  # hidden seeds per part, drawn from the course secret (base.HiddenInputs)
 SHAPES = ((6,), (4, 5))
 SMOOTH = ("sigmoid", "tanh", "softplus", "swish")  # differentiable at 0, so z = 0 is a fair case
 PARAMETERS = {"leaky_relu": ("slope", 0.01, 0.2), "elu": ("alpha", 1.0, 0.5)}  # name, default, other
@@ -42,7 +42,7 @@ MISTAKES = {
 
 
 def _seeds(hidden):
-    return HIDDEN_SEEDS if hidden else VISIBLE_SEEDS
+    return base.seeds(hidden, VISIBLE_SEEDS, HIDDEN_COUNT)
 
 
 def _inputs(name, hidden):

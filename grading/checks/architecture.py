@@ -26,7 +26,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "swis
 X_TEST = np.linspace(-9.93, 9.93, 157)[:, None]
 Y_TEST = X_TEST * np.sin(X_TEST)
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (1, 2)
+HIDDEN_COUNT = 2  # hidden seeds, drawn from the course secret (base.HiddenInputs)
 
 
 @part("count_parameters", ("count_parameters",), points=2)
@@ -34,7 +34,7 @@ def check_count_parameters(call, hidden):
     """Total weights + biases for the book's examples and random layer-size lists."""
     sizes_list = [[3, 4, 2], [3, 4, 4, 1]]
     if hidden:
-        rng = np.random.default_rng(61)
+        rng = np.random.default_rng(hidden.seed("layer sizes"))
         sizes_list += [[int(s) for s in rng.integers(1, 40, size=depth)] for depth in (2, 3, 5, 6)]
     for sizes in sizes_list:
         def case(sizes=sizes):
@@ -89,10 +89,10 @@ def network_predictions(description, x):
 @part("train_x_sin_x", ("train_x_sin_x",), points=4, no_nnlib=False)
 def check_train_x_sin_x(call, hidden):
     """Within the budget, held-out MSE at most TARGET_MSE, same seed gives the same network."""
-    for seed in HIDDEN_SEEDS if hidden else VISIBLE_SEEDS:
+    for index, seed in enumerate(base.seeds(hidden, VISIBLE_SEEDS, HIDDEN_COUNT)):
         results = {}
 
-        def fit(seed=seed, results=results):
+        def fit(seed=int(seed), results=results):
             results["first"] = call("train_x_sin_x", seed)
             _, predictions = network_predictions(results["first"], X_TEST)
             error = float(np.mean((predictions - Y_TEST) ** 2))
@@ -101,8 +101,8 @@ def check_train_x_sin_x(call, hidden):
                                   f"target {TARGET_MSE}: train longer, scale x, or shape the network better")
 
         yield f"seed {seed}: budget and held-out error", fit
-        if hidden and seed == HIDDEN_SEEDS[0]:
-            def deterministic(seed=seed, results=results):
+        if hidden and index == 0:
+            def deterministic(seed=int(seed), results=results):
                 if "first" not in results:
                     raise CheckFailed("no network to compare with (the first training failed)")
                 _, first = network_predictions(results["first"], X_TEST)

@@ -15,7 +15,7 @@ from . import base
 from .base import CheckFailed, as_checked_float, check_unchanged, compare, part, unpack
 
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (11, 12, 13)
+HIDDEN_COUNT = 3  # hidden seeds per part, drawn from the course secret (base.HiddenInputs)
 # (N, D, M): batch, inputs, outputs; all different so every transposition shows.
 LAYER_SHAPES = ((4, 5, 3), (7, 2, 6))
 # (N, D, H, C) for the two-layer net.
@@ -29,7 +29,7 @@ LOG_OF_ZERO = (
 
 
 def _seeds(hidden):
-    return HIDDEN_SEEDS if hidden else VISIBLE_SEEDS
+    return base.seeds(hidden, VISIBLE_SEEDS, HIDDEN_COUNT)
 
 
 def _away_from_zero(rng, shape):

@@ -15,8 +15,12 @@ and returning the same kinds. So a check must:
 - return a ``Result``: a fraction of the part's points in [0, 1] and messages that
   say what is wrong without revealing expected values of hidden cases.
 
-``hidden=False`` runs the learner-visible self-check; ``hidden=True`` runs the
-grading cases (more seeds, stability cases). The grade comes from hidden=True.
+``hidden=False`` runs the learner-visible self-check on the committed visible seeds.
+A true ``hidden`` runs the grading cases (more seeds, stability cases) on seeds drawn
+from a ``HiddenInputs``: the judge passes one keyed by the course's secret (see
+``grading.secret``), so the public repository cannot predict them; ``hidden=True``
+(a source notebook's hidden test cells, the project's own tests) uses the public
+``DEVELOPMENT_INPUTS`` key, which never decides a grade.
 
 Checks are written as case generators with the ``part`` decorator: each case is one
 input set, the part's fraction is the share of cases passed (partial credit within a
@@ -27,6 +31,8 @@ graded function that calls nnlib score 0 for its part.
 import contextlib
 import dataclasses
 import functools
+import hashlib
+import hmac
 import inspect
 import sys
 import types
@@ -55,6 +61,79 @@ class Result:
 
     fraction: float
     messages: list = dataclasses.field(default_factory=list)
+
+
+class Seed(int):
+    """A hidden seed: an int that prints as its position ("hidden-2"), never as its value.
+
+    Case labels say ``f"seed {seed}"``; a hidden case's label reaches the learner's
+    feedback page, and the value itself must not.
+    """
+
+    def __new__(cls, value, position):
+        seed = super().__new__(cls, value)
+        seed.position = position
+        return seed
+
+    def __str__(self):
+        return f"hidden-{self.position + 1}"
+
+    __repr__ = __str__
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
+class HiddenInputs:
+    """Where a part's hidden random inputs come from: a key and a label (assignment/part).
+
+    ``seeds(count)`` gives ``count`` seeds, each the HMAC-SHA256 of the label and its
+    position under the key: the same key gives the same inputs (a re-grade reproduces
+    its grades), another key other inputs. Each seed is congruent to its position
+    modulo 6, so a check that picks a shape by ``seed % 2`` or ``seed % 3`` covers
+    every shape, as it did with consecutive committed seeds. Seeds are below 2**31
+    (``np.random.seed`` takes them too).
+    """
+
+    def __init__(self, key, label=""):
+        if not isinstance(key, bytes) or len(key) < 16:
+            raise ValueError(f"key must be at least 16 bytes, got {type(key).__name__} "
+                             f"of length {len(key) if isinstance(key, bytes) else 'n/a'}")
+        self._key, self.label = key, label
+
+    def for_part(self, name):
+        return HiddenInputs(self._key, f"{self.label}/{name}")
+
+    def seed(self, tag):
+        """One plain int seed for ``tag`` (an extra hidden input of the part)."""
+        digest = hmac.new(self._key, f"{self.label}#{tag}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") % (2**31 - 8)
+
+    def seeds(self, count):
+        return tuple(Seed((self.seed(position) // 6) * 6 + position % 6, position) for position in range(count))
+
+    def __repr__(self):  # never shows the key
+        return f"HiddenInputs(label={self.label!r})"
+
+
+# Public: for hidden=True outside the judge (source notebooks, the project's tests). Never grades.
+DEVELOPMENT_INPUTS = HiddenInputs(b"public development key: never used for grades")
+
+
+def hidden_inputs(hidden, name):
+    """False for the visible self-check, else the HiddenInputs of the part ``name``."""
+    if not hidden:
+        return False
+    if hidden is True:
+        hidden = DEVELOPMENT_INPUTS
+    if not isinstance(hidden, HiddenInputs):
+        raise TypeError(f"hidden must be False, True or a HiddenInputs, got {type(hidden).__name__}")
+    return hidden.for_part(name)
+
+
+def seeds(hidden, visible, count):
+    """The seeds of a part's cases: ``visible`` (committed) or ``count`` from ``hidden``."""
+    return hidden.seeds(count) if hidden else tuple(visible)
 
 
 class CheckFailed(Exception):
@@ -274,7 +353,7 @@ def part(grade_id, functions, points, no_nnlib=True, guarded=None):
     def decorate(cases):
         @functools.wraps(cases)
         def check(student_functions, hidden):
-            return run_cases(cases(Calls(student_functions, guarded), hidden))
+            return run_cases(cases(Calls(student_functions, guarded), hidden_inputs(hidden, grade_id)))
 
         return Part(grade_id, tuple(functions), points, check, no_nnlib, guarded)
 

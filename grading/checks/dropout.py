@@ -14,12 +14,12 @@ from . import base
 from .base import CheckFailed, as_checked_array, as_checked_float, check_unchanged, compare, part, unpack
 
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (51, 52)
+HIDDEN_COUNT = 2  # hidden seeds per part, drawn from the course secret (base.HiddenInputs)
 BIG = (400, 50)  # 20,000 entries: the dropped share has a standard deviation below 0.0035
 
 
 def _seeds(hidden):
-    return HIDDEN_SEEDS if hidden else VISIBLE_SEEDS
+    return base.seeds(hidden, VISIBLE_SEEDS, HIDDEN_COUNT)
 
 
 def _away_from_zero(rng, shape):

@@ -12,12 +12,12 @@ from . import base
 from .base import CheckFailed, as_checked_array, as_checked_float, check_unchanged, compare, part, unpack
 
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (21, 22, 23)
+HIDDEN_COUNT = 3  # hidden seeds per part, drawn from the course secret (base.HiddenInputs)
 ACTIVATIONS = ("identity", "sigmoid", "step")
 
 
 def _seeds(hidden):
-    return HIDDEN_SEEDS if hidden else VISIBLE_SEEDS
+    return base.seeds(hidden, VISIBLE_SEEDS, HIDDEN_COUNT)
 
 
 @part("neuron_forward", ("neuron_forward",), points=3)
@@ -30,7 +30,7 @@ def check_neuron_forward(call, hidden):
         for activation in ACTIVATIONS:
             yield f"seed {seed}, {activation}, x ({n}, {d})", _forward_case(call, x, w, b, activation)
     if hidden:
-        x = np.random.default_rng(5).standard_normal((4, 3))
+        x = np.random.default_rng(hidden.seed("zero weights")).standard_normal((4, 3))
         for activation in ACTIVATIONS:
             yield f"zero weights and bias, {activation}", _forward_case(call, x, np.zeros(3), 0.0, activation)
 

@@ -667,4 +667,182 @@ def collect_cases():
              zero("relative_error"), {"oversized-cell"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
         Case("breaks-own-tests", submit(answered(add_after={"answer_affine_forward": [BREAKS_OWN_TESTS]})),
              full(), {"tests-disagree"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
+
+
+# --------------------------------------------------------------------------- the judge's trust boundary
+# Issue 11 items 1-4: tampering with the judge's channel, the nnlib ban read from outside,
+# honest submissions that must lose nothing, hidden inputs from the course's secret.
+# Graded with the reference in the same class by tests/test_grading_judge_trust.py.
+
+# Finds the worker's reply pipe the way a student could (its number is random), or None.
+FIND_CHANNEL = fn("""
+    def _judge_channel():
+        import fcntl, os
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                fd = int(name)
+                is_pipe = os.readlink(f"/proc/self/fd/{name}").startswith("pipe:")
+                flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            except (OSError, ValueError):
+                continue
+            if is_pipe and flags & os.O_ACCMODE == os.O_WRONLY:
+                return fd
+        return None
+
+
+    def _write_frame(fd, payload):
+        import struct
+        import os
+        os.write(fd, struct.pack(">Q", len(payload)) + payload)
+""")
+# At import time: a forged "all cells ran" reply before the worker's own.
+FORGES_INIT_REPLY = FIND_CHANNEL + fn("""
+    import json as _json
+    _fd = _judge_channel()
+    if _fd is not None:
+        _write_frame(_fd, _json.dumps({"ok": True, "cells": [], "defined": [], "output_chars": 0,
+                                       "arrays": 0}).encode())
+""")
+# Inside a call: a forged reply carrying the id of the judge's request (read off the stack).
+FORGES_CALL_REPLY = FIND_CHANNEL + fn("""
+    def affine_forward(x, W, b):
+        import json, sys
+        frame = sys._getframe(1)
+        while frame is not None and "request" not in frame.f_locals:
+            frame = frame.f_back
+        fd = _judge_channel()
+        if frame is not None and fd is not None:
+            _write_frame(fd, json.dumps({"ok": True, "value": None, "post": None, "output_chars": 0,
+                                         "re": frame.f_locals["request"].get("id"), "arrays": 0}).encode())
+        return x @ W + b, (x, W)
+""")
+# A header nested two million brackets deep (2 MiB: under the size bound, over the depth bound).
+DEEP_HEADER = FIND_CHANNEL + fn("""
+    def relu_forward(x):
+        fd = _judge_channel()
+        if fd is not None:
+            _write_frame(fd, b"[" * 2_000_000 + b"]" * 2_000_000)
+        return np.maximum(x, 0.0), x
+""")
+
+# Guarded forwards delegate to nnlib: their own parts (and two_layer_net, which runs them
+# under its own ban) score 0 and are flagged; the backward parts, which call a forward only
+# for its cache, lose nothing.
+FORWARDS_USE_NNLIB = fn("""
+    from nnlib.activations import get_activation
+    from nnlib.layers import Dense
+
+    def affine_forward(x, W, b):
+        layer = Dense(W.shape[0], W.shape[1], np.random.default_rng(0))
+        layer.params["W"], layer.params["b"] = W, b
+        return layer.forward(x), (x, W)
+
+    def relu_forward(x):
+        return get_activation("relu").value(x), x
+""")
+BACKWARDS_USE_NNLIB = fn("""
+    import nnlib.layers as _layers
+    from nnlib.activations import get_activation
+
+    def affine_backward(dout, cache):
+        x, W = cache
+        layer = _layers.Dense(W.shape[0], W.shape[1], np.random.default_rng(0))
+        layer.params["W"] = W
+        layer.forward(x)
+        dx = layer.backward(dout)
+        return dx, layer.grads["W"].copy(), layer.grads["b"].copy()
+
+    def relu_backward(dout, cache):
+        return dout * get_activation("relu").derivative(cache)
+""")
+LOSS_AND_ERROR_USE_NNLIB = fn("""
+    from nnlib import gradcheck, losses
+
+    def softmax_cross_entropy(scores, y):
+        return losses.softmax_cross_entropy(scores, y)
+
+    def relative_error(analytic, numeric):
+        return gradcheck.relative_error(analytic, numeric)
+""")
+# nnlib.gradcheck.relative_error pasted under new argument names, docstring dropped: correct,
+# invisible to the worker's tripwire, flagged from the source for a human (not zeroed).
+PASTED_RELATIVE_ERROR = fn("""
+    def numerical_gradient(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for index in np.ndindex(x.shape):
+            original = x[index]
+            x[index] = original + h
+            f_plus = f(x)
+            x[index] = original - h
+            f_minus = f(x)
+            x[index] = original
+            grad[index] = (f_plus - f_minus) / (2 * h)
+        return grad
+
+
+    def relative_error(a, n):
+        a, n = np.asarray(a, float), np.asarray(n, float)
+        if a.shape != n.shape:
+            raise ValueError(f"analytic {a.shape} and numeric {n.shape} shapes differ")
+        d = np.maximum(np.abs(a) + np.abs(n), 1e-12)
+        return float(np.max(np.abs(a - n) / d, initial=0.0))
+""")
+# nnlib's code run with the tripwire sidestepped: the functions' code objects are saved at
+# import time (by a computed module name) and run as new functions, which the tripwire does
+# not patch. The worker reports nothing; the source shows dynamic code.
+EVADES_TRIPWIRE = fn("""
+    import importlib
+    import types
+
+    _activations = importlib.import_module("nn" + "lib.activations")
+    _relu_value = _activations.ReLU.value.__code__
+
+    def relu_forward(x):
+        own = types.FunctionType(_relu_value, vars(_activations))
+        return own(None, x), x
+""")
+# The channel is not where a convention would put it: no pipe below descriptor 300, no argv.
+CONVENTIONAL_CHANNEL = spy("""
+    import os, sys
+    if len(sys.argv) > 1:
+        leaks.append("argv")
+    for fd in range(3, 300):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                leaks.append(fd)
+        except OSError:
+            pass
+""")
+SLOW_CELL = "import time\ntime.sleep(7)  # a slow exploration cell, well under the cell time limit\n"
+
+
+def trust_cases():
+    """Cases of issue 11 items 1-4, each to be graded with ``reference`` in the same class."""
+    every = set(POINTS)
+    nnlib_flags = {"nnlib-called", "nnlib-import"}
+    honest = {"possibly-tampered", "internal-error", "tampering", "timeout", "nnlib-called", "nnlib-import",
+              "nnlib-copy", "dynamic-code", "reads-course-files", "check-error"}
+    return [
+        Case("reference", submit(answered()), full(), set(), honest, about="the instructor's solution"),
+        Case("forges-init-reply", submit(answered(add_after={"answer_affine_forward": [FORGES_INIT_REPLY]})),
+             zero(*every), {"tampering"}, {"internal-error"}),
+        Case("forges-call-reply", submit(answered({"answer_affine_forward": FORGES_CALL_REPLY})),
+             zero("affine_forward", "affine_backward", "two_layer_net"), {"tampering"}, {"internal-error"}),
+        Case("deep-header", submit(answered({"answer_relu_forward": DEEP_HEADER})),
+             zero("relu_forward", "relu_backward", "two_layer_net"), {"tampering"}, {"internal-error"}),
+        Case("forwards-use-nnlib", submit(answered({"answer_relu_forward": FORWARDS_USE_NNLIB})),
+             zero("affine_forward", "relu_forward", "two_layer_net"), nnlib_flags, {"internal-error", "timeout"}),
+        Case("backwards-use-nnlib", submit(answered({"answer_relu_backward": BACKWARDS_USE_NNLIB})),
+             zero("affine_backward", "relu_backward", "two_layer_net"), nnlib_flags, {"internal-error", "timeout"}),
+        Case("loss-and-error-use-nnlib", submit(answered({"answer_softmax_cross_entropy": LOSS_AND_ERROR_USE_NNLIB})),
+             zero("softmax_cross_entropy", "relative_error", "two_layer_net"), nnlib_flags,
+             {"internal-error", "timeout"}),
+        Case("pasted-nnlib-copy", submit(answered({"answer_gradient_check": PASTED_RELATIVE_ERROR})), full(),
+             {"nnlib-copy"}, {"internal-error", "nnlib-called", "tampering"}),
+        Case("evades-tripwire", submit(answered({"answer_relu_forward": EVADES_TRIPWIRE})), full(),
+             {"dynamic-code"}, {"internal-error", "nnlib-called", "tampering"}),
+        Case("conventional-channel", submit(answered({"answer_relu_forward": CONVENTIONAL_CHANNEL})), full(),
+             set(), {"internal-error", "tampering", "possibly-tampered"}),
+        Case("slow-exploration-cells", submit(answered(add_after={"answer_relu_forward": [SLOW_CELL] * 3})),
+             full(), set(), honest),
     ]
