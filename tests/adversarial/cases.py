@@ -667,6 +667,7 @@ def collect_cases():
              zero("relative_error"), {"oversized-cell"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
         Case("breaks-own-tests", submit(answered(add_after={"answer_affine_forward": [BREAKS_OWN_TESTS]})),
              full(), {"tests-disagree"}, COLLECT_FORBIDDEN - {"tests-disagree"}),
+    ]
 
 
 # --------------------------------------------------------------------------- the judge's trust boundary
