@@ -69,6 +69,18 @@ REPORT_KINDS = {
                               "points"),
     "tests-disagree": Kind("student", "the judge gave full points, the notebook's own test cell failed"),
     "protocol-error": Kind("student", "the student's process sent a malformed reply; the part scores 0"),
+    "tampering": Kind("student", "the student's process wrote onto the judge's channel (a message the judge "
+                      "did not ask for, out of order or malformed); the part scores 0"),
+    "nnlib-called": Kind("student", "a function under the part's nnlib ban called nnlib while the judge ran it; "
+                         "the part scores 0"),
+    "nnlib-import": Kind("student", "the submitted source uses nnlib in a function under the ban; flagged for a "
+                         "human, points unchanged"),
+    "nnlib-copy": Kind("student", "a function under the ban is a copy of an nnlib function with names changed; "
+                       "flagged for a human, points unchanged"),
+    "dynamic-code": Kind("student", "the submitted source builds code or imports at run time (exec, eval, "
+                         "__import__, importlib); flagged for a human, points unchanged"),
+    "reads-course-files": Kind("student", "the submitted source opens or lists files by a path naming the "
+                               "course's folders; flagged for a human, points unchanged"),
     "altered-test-cell": Kind("student", "a test cell or its points were edited; the original was restored",
                               on_feedback=True),
     "deleted-test-cell": Kind("student", "a test cell is missing; it was re-inserted", on_feedback=True),
