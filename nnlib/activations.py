@@ -210,12 +210,12 @@ def softmax(z, axis=-1):
 
     Parameters
     ----------
-    z : array, shape (N, C)
-        Scores (logits).
+    z : array, shape (N, K)
+        Scores (logits) of K classes.
 
     Returns
     -------
-    array, shape (N, C)
+    array, shape (N, K)
         Probabilities; each row sums to 1.
     """
     shifted = z - np.max(z, axis=axis, keepdims=True)
@@ -230,9 +230,9 @@ def log_softmax(z, axis=-1):
 
 
 def softmax_backward(dout, probs, axis=-1):
-    """Gradient through softmax: given dL/dp and p = softmax(z), return dL/dz.
+    """Gradient through softmax: given dJ/dp and p = softmax(z), return dJ/dz.
 
     Uses the Jacobian-vector product p * (dout - sum(dout * p)), never the full
-    C x C Jacobian.
+    K x K Jacobian.
     """
     return probs * (dout - np.sum(dout * probs, axis=axis, keepdims=True))
