@@ -50,6 +50,16 @@ class Optimizer:
             self._state[id(param)] = (param, {"t": 0, **{name: np.zeros_like(param) for name in names}})
         return self._state[id(param)][1]
 
+    def state_of(self, param):
+        """The state this optimizer keeps for ``param`` (e.g. Adam's ``m``, ``v`` and ``t``).
+
+        Raises KeyError when ``param`` has never been stepped by this optimizer.
+        """
+        if id(param) not in self._state or self._state[id(param)][0] is not param:
+            raise KeyError(f"param: this {type(self).__name__} has no state for an array of shape "
+                           f"{np.shape(param)}; expected a parameter it has stepped")
+        return self._state[id(param)][1]
+
 
 class Momentum(Optimizer):
     """Gradient descent with momentum: heavy ball (Polyak, 1964) or Nesterov.
