@@ -65,8 +65,8 @@ class Momentum(Optimizer):
     """Gradient descent with momentum: heavy ball (Polyak, 1964) or Nesterov.
 
     v <- momentum * v - lr * dw, then w <- w + v (heavy ball), or
-    w <- w + momentum * v - lr * dw (Nesterov, in the form of Sutskever et al., 2013,
-    which takes the gradient at the current weights instead of the look-ahead point).
+    w <- w + momentum * v - lr * dw (Nesterov, Sutskever et al., 2013, rearranged so that
+    the stored weights are the look-ahead point and the gradient is taken at them).
     With a constant ``lr`` this is ``torch.optim.SGD(momentum=..., nesterov=...)``,
     whose buffer is v / -lr.
     """
