@@ -50,13 +50,23 @@ class Optimizer:
             self._state[id(param)] = (param, {"t": 0, **{name: np.zeros_like(param) for name in names}})
         return self._state[id(param)][1]
 
+    def state_of(self, param):
+        """The state this optimizer keeps for ``param`` (e.g. Adam's ``m``, ``v`` and ``t``).
+
+        Raises KeyError when ``param`` has never been stepped by this optimizer.
+        """
+        if id(param) not in self._state or self._state[id(param)][0] is not param:
+            raise KeyError(f"param: this {type(self).__name__} has no state for an array of shape "
+                           f"{np.shape(param)}; expected a parameter it has stepped")
+        return self._state[id(param)][1]
+
 
 class Momentum(Optimizer):
     """Gradient descent with momentum: heavy ball (Polyak, 1964) or Nesterov.
 
     v <- momentum * v - lr * dw, then w <- w + v (heavy ball), or
-    w <- w + momentum * v - lr * dw (Nesterov, in the form of Sutskever et al., 2013,
-    which takes the gradient at the current weights instead of the look-ahead point).
+    w <- w + momentum * v - lr * dw (Nesterov, Sutskever et al., 2013, rearranged so that
+    the stored weights are the look-ahead point and the gradient is taken at them).
     With a constant ``lr`` this is ``torch.optim.SGD(momentum=..., nesterov=...)``,
     whose buffer is v / -lr.
     """

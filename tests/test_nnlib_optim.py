@@ -63,11 +63,29 @@ def test_rmsprop_two_steps():
     np.testing.assert_allclose(param, [1.0 - move, -2.0 + move])
 
 
-def test_adam_without_bias_correction_takes_a_tenfold_smaller_first_step():
+def test_adam_without_bias_correction_takes_a_first_step_3_16_times_larger():
     # m1 = 0.1 g and v1 = 0.001 g^2: the step is lr * 0.1 / sqrt(0.001) = lr * 3.16..., not lr.
     param = _run(optim.Adam(lr=0.01, eps=1e-12, bias_correction=False), [[0.5, -0.25]])
     move = 0.01 * 0.1 / np.sqrt(0.001)
     np.testing.assert_allclose(param, [1.0 - move, -2.0 + move])
+
+
+def test_state_of_returns_the_moments_of_that_parameter():
+    weight, bias = np.array([1.0, -2.0]), np.array([3.0])
+    optimizer = optim.Adam(lr=0.1)
+    optimizer.step([(weight, np.array([0.5, 0.25])), (bias, np.array([-1.0]))])
+    state = optimizer.state_of(weight)
+    assert state["t"] == 1
+    np.testing.assert_allclose(state["m"], [0.05, 0.025])  # (1 - beta1) g
+    np.testing.assert_allclose(state["v"], [0.00025, 0.0000625])  # (1 - beta2) g^2
+    np.testing.assert_allclose(optimizer.state_of(bias)["m"], [-0.1])
+
+
+def test_state_of_a_parameter_never_stepped_is_an_error_naming_it():
+    optimizer = optim.RMSProp(lr=0.1)
+    optimizer.step([(np.zeros(2), np.ones(2))])
+    with pytest.raises(KeyError, match=r"param: this RMSProp has no state for an array of shape \(3,\)"):
+        optimizer.state_of(np.zeros(3))
 
 
 def test_adamw_decays_only_the_listed_parameters_before_the_adam_step():
