@@ -251,10 +251,6 @@ def test_decode_accepts_real_arrays_only():
 # --------------------------------------------------------------------------- item 10: the student's faults
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=True, reason="needs a hook in grading/judge.py (JUDGE's file): when the reply pipe "
-                   "closes while the worker is alive, WorkerClient.death_reason waits 5 s and raises "
-                   "subprocess.TimeoutExpired (an internal-error); it should kill the worker and raise "
-                   "WorkerFailed('closed', ...), which the pipeline reports as channel-closed")
 def test_a_worker_that_closes_its_channel_and_stays_alive_is_the_students_fault(tmp_path):
     course = make_course(tmp_path / "course")
     case = cases.closes_channel_case()
@@ -264,7 +260,9 @@ def test_a_worker_that_closes_its_channel_and_stays_alive_is_the_students_fault(
     graded = Class(course, process, 0.0)
     assert process.returncode == 0, process.stderr[-3000:]
     details = graded.details(case.student, "channel-closed")
-    assert details and all("relu_forward" in detail for detail in details), graded.review
+    # The judge's call of relu_forward, and the notebook's own cells that call it, each lose the channel.
+    assert any(detail.startswith("relu_forward: ") for detail in details), graded.review
+    assert all("closed its channel to the judge" in detail for detail in details), graded.review
     for grade_id in GRADE_IDS:
         assert float(graded.scores[case.student][grade_id]) == case.expected[grade_id], grade_id
     assert float(graded.scores["reference"]["total"]) == MAX_TOTAL and graded.flags("reference") == set()

@@ -16,7 +16,7 @@ import pytest
 from book_toc import ROOT, source_of, toc_docnames
 
 MEASURED = re.compile(
-    r"(?<![\w.])(?P<value>\d[\d,]*(?:\.\d+)?)(?P<unit>\s?%|×|x\b|-fold)?")
+    r"(?<![\w.])(?P<sign>[-−](?=\d))?(?P<value>\d[\d,]*(?:\.\d+)?)(?P<unit>\s?%|×|x\b|-fold)?")
 PRINTED = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 NOT_PROSE = [
     re.compile(r"```.*?```", re.S),        # fenced code and directives' bodies of code
@@ -69,7 +69,7 @@ def is_printed(match, numbers):
     A percentage may be printed as a percentage or as a fraction (6.25 % as 0.0625).
     """
     written = match["value"].replace(",", "")
-    value = float(written)
+    value = -float(written) if match["sign"] else float(written)
     decimals = len(written.split(".")[1]) if "." in written else 0
     targets = [(value, 0.5 * 10 ** -decimals)]
     if match["unit"] and "%" in match["unit"]:
@@ -97,6 +97,6 @@ def test_the_check_tells_a_printed_number_from_a_stated_one():
               "outputs": [{"output_type": "stream", "text": "cost 5.2714 after 500 epochs\nshare 0.0625\n"}]}]
     numbers = visible_numbers(cells)
     found = {match.group(0): is_printed(match, numbers) for match, _ in measured_numbers(
-        "The cost fell to 5.27 (not 5.50), a 6.25 % share, at a rate of 0.05 and $2/2^5 = 12.5\\%$; "
+        "The cost fell to 5.27 (not 5.50), a 6.25 % share, at a rate of 0.05 and $2/2^5 = 12.5\\%$, to -0.0625; "
         "it ran 500 epochs. Others report 25% {cite}`krizhevsky2012`.")}
-    assert found == {"5.27": True, "5.50": False, "6.25 %": True, "0.05": True}
+    assert found == {"5.27": True, "5.50": False, "6.25 %": True, "0.05": True, "-0.0625": False}
