@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grading import feedback, judge, repair, sandbox
+from grading import containment, feedback, judge, repair, sandbox
 from grading.checks import load as load_checks
 
 OUTPUT_CAP_CHARS = 1_000_000
@@ -168,16 +168,19 @@ def _grade(settings, course, student, result):
 
     scratch_root = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
     try:
-        submission = scratch_root / "submission"
-        _copy_submission(folder, submission)
-        (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
-        sandbox.prepare_scratch(submission)
-        names = {name for part in course.parts for name in part.functions}
-        session = judge.Session(submission, repaired.judge_cells, names, settings.limits, settings.timeouts,
-                                settings.use_bwrap)
-        outcomes = {part.grade_id: session.run_part(part) for part in course.parts}
-        cell_results = session.run_notebook(repaired.run_cells)
-        session.close()
+        # The submission's own cgroup, wall clock and tmpfs (mounted on scratch_root).
+        with containment.contain(scratch_root, settings.limits) as contained:
+            submission = scratch_root / "submission"
+            _copy_submission(folder, submission)
+            (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
+            sandbox.prepare_scratch(submission)
+            names = {name for part in course.parts for name in part.functions}
+            session = judge.Session(submission, repaired.judge_cells, names, settings.limits, settings.timeouts,
+                                    settings.use_bwrap)
+            outcomes = {part.grade_id: session.run_part(part) for part in course.parts}
+            cell_results = session.run_notebook(repaired.run_cells)
+            session.close()
+        flags += contained.report()
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
 
@@ -264,6 +267,10 @@ def run(settings):
     if settings.use_bwrap and not sandbox.bwrap_available():
         raise UsageError(f"{sandbox.BWRAP} not found: install bubblewrap (apt-get install bubblewrap) "
                          "or pass --no-sandbox on a machine where that is acceptable")
+    containment.sweep()  # groups and mounts left by a grader killed with SIGKILL
+    warning = containment.probe().warning()
+    if warning:
+        print(f"python -m grading: {warning}", file=sys.stderr, flush=True)
     students = list(settings.students) or discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
     jobs = settings.jobs or multiprocessing.cpu_count()
