@@ -38,6 +38,9 @@ def parse_args(argv):
                         help="size of each submission's own disk (a tmpfs), in MiB")
     parser.add_argument("--submission-timeout", type=float, default=sandbox.Limits().wall_seconds,
                         help="wall-time limit of all of a submission's processes together, in seconds")
+    parser.add_argument("--no-containment", action="store_true",
+                        help="no per-submission cgroup, wall clock or disk, only per-process limits "
+                             "(flagged on every report line)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     return parser.parse_args(argv)
 
@@ -55,7 +58,7 @@ def main(argv=None):
         timeouts=judge.Timeouts(cell=args.cell_timeout, call=args.call_timeout, part=args.part_timeout,
                                 notebook=args.notebook_timeout),
         limits=sandbox.Limits(memory_bytes=args.memory_mb * 2**20, disk_bytes=args.disk_mb * 2**20,
-                              wall_seconds=args.submission_timeout),
+                              wall_seconds=args.submission_timeout, contain=not args.no_containment),
     )
     try:
         return pipeline.run(settings)

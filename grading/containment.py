@@ -117,14 +117,15 @@ def _v2_parent(lines, root):
     return parent if _try_group(parent, {"memory.max": str(2**30), "pids.max": "64"}) else None
 
 
-def _tmpfs_works():
+def _tmpfs_problem():
+    """'' when a tmpfs can be mounted here, else why not."""
     folder = tempfile.mkdtemp(prefix=f"{PREFIX}-probe-")
     try:
         _mount_tmpfs(folder, 2**20, f"{PREFIX}-probe")
         _unmount(folder)
-        return True
-    except OSError:
-        return False
+        return ""
+    except OSError as error:
+        return os.strerror(error.errno) if error.errno else str(error)
     finally:
         with contextlib.suppress(OSError):
             os.rmdir(folder)
@@ -168,9 +169,10 @@ def probe(root=CGROUP_ROOT, refresh=False):
         version = 1 if memory_parent or pids_parent else 0
     if version == 0:
         missing.append(("wall time over processes that leave the worker's session", "no cgroup to find them"))
-    tmpfs = _tmpfs_works()
-    if not tmpfs:
-        missing.append(("disk (own tmpfs)", "mount -t tmpfs failed"))
+    problem = _tmpfs_problem()
+    tmpfs = not problem
+    if problem:
+        missing.append(("disk (own tmpfs)", f"mount -t tmpfs failed: {problem}"))
     _probed[key] = Support(version, memory_parent, pids_parent, tmpfs, tuple(missing))
     return _probed[key]
 
@@ -438,11 +440,19 @@ def current():
     return _current
 
 
+OFF = Support(missing=(("every per-submission limit", "switched off with --no-containment"),))
+
+
+def support_for(limits, root=CGROUP_ROOT):
+    """What ``contain`` will enforce under ``limits`` (``limits.contain`` False: nothing)."""
+    return probe(root) if limits.contain else OFF
+
+
 @contextlib.contextmanager
 def contain(scratch_root, limits, root=CGROUP_ROOT):
     """Grade one submission under its own limits; its scratch folder ``scratch_root`` must exist."""
     global _current
-    containment = Containment(scratch_root, limits, probe(root))
+    containment = Containment(scratch_root, limits, support_for(limits, root))
     with containment:
         _current = containment
         try:

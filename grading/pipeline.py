@@ -240,7 +240,7 @@ STUDENT_NOTES = {
     "wrong-file-name", "missing-notebook", "unreadable-notebook", "wrong-kernelspec", "duplicate-grade-id",
     "tampered-schema", "altered-test-cell", "altered-locked-cell", "renamed-grade-id", "stripped-test-cell",
     "deleted-test-cell", "deleted-answer-cell", "altered-answer-cell", "unknown-grade-id", "timeout",
-    "kernel-died", "output-capped",
+    "kernel-died", "output-capped", "memory-limit", "process-limit", "wall-time-limit", "disk-limit",
 }
 
 
@@ -268,7 +268,7 @@ def run(settings):
         raise UsageError(f"{sandbox.BWRAP} not found: install bubblewrap (apt-get install bubblewrap) "
                          "or pass --no-sandbox on a machine where that is acceptable")
     containment.sweep()  # groups and mounts left by a grader killed with SIGKILL
-    warning = containment.probe().warning()
+    warning = containment.support_for(settings.limits).warning()
     if warning:
         print(f"python -m grading: {warning}", file=sys.stderr, flush=True)
     students = list(settings.students) or discover_students(course.root, settings.assignment)

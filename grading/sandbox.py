@@ -53,6 +53,7 @@ class Limits:
     open_files: int = 256              # RLIMIT_NOFILE
     disk_bytes: int = 256 * 2**20      # the submission's tmpfs (its scratch folder)
     wall_seconds: float = 600.0        # all the submission's processes, from its first worker
+    contain: bool = True               # False (--no-containment): rlimits only, flagged on every line
 
     def as_rlimits(self):
         return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_CPU": self.cpu_seconds,
