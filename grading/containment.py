@@ -8,18 +8,19 @@ together (every worker the judge starts for it, and whatever they fork):
 - a **cgroup** of its own (cgroup v1 ``memory`` and ``pids`` controllers, or one cgroup v2
   group with both): memory (``Limits.memory_bytes`` plus the disk size, since files in a
   tmpfs are memory charged to the group that wrote them) and process count
-  (``Limits.processes``). Going over the memory kills every process of the group; at the
-  process limit ``fork`` fails (the limit itself stops a fork bomb);
+  (``Limits.processes``). Going over the memory kills every process of the group (v1: the
+  kernel pauses them at the limit and the watchdog kills them; v2: ``memory.oom.group``);
+  at the process limit ``fork`` fails (the limit itself stops a fork bomb);
 - a **wall clock** (``Limits.wall_seconds``), enforced from here, outside the untrusted
   processes: at the limit every process of the group is killed, whatever signals it
-  ignores, and any worker started afterwards is killed at once;
+  ignores, and any worker started afterwards within ``POLL_SECONDS``;
 - a **disk** of its own: a tmpfs of ``Limits.disk_bytes`` mounted on the submission's
   scratch folder, which the sandbox binds as its only writable folder (home and /tmp).
   Filling it affects no other submission.
 
 A watchdog thread in the grading process polls the group (every ``POLL_SECONDS``) and
-does the killing. ``contain(...)`` always kills the group, removes it and unmounts the
-tmpfs on the way out, errors and KeyboardInterrupt included; ``sweep()`` removes what a
+does the killing. ``close()`` (or leaving ``contain(...)``) always kills the group,
+removes it and unmounts the tmpfs, errors and KeyboardInterrupt included; ``sweep()`` removes what a
 grader killed by SIGKILL left behind. Where cgroups or root are missing, ``probe()`` names
 each limit that cannot be enforced; the grader prints one warning line per run and every
 submission gets a ``limit-not-enforced`` report line. Per-process rlimits stay on either way.
@@ -340,6 +341,11 @@ class Containment:
             (group / "memory.limit_in_bytes").write_text(str(memory))
             with contextlib.suppress(OSError):  # only with swap accounting
                 (group / "memory.memsw.limit_in_bytes").write_text(str(memory))
+            # At the limit the kernel then pauses the group's processes (under_oom) instead of
+            # killing one of them: the watchdog kills them all, before the judge can see one
+            # worker die and start the next (which a late kill would then hit).
+            with contextlib.suppress(OSError):
+                (group / "memory.oom_control").write_text("1")
             self.memory_group = group
         if support.pids_parent is not None:
             group = support.pids_parent / self.name
@@ -350,6 +356,9 @@ class Containment:
 
     def close(self):
         """Kill every process of the submission, remove its groups, unmount its disk. Idempotent."""
+        global _current
+        if _current is self:
+            _current = None
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2)
@@ -392,10 +401,10 @@ class Containment:
                 events = _read(self.memory_group / ("memory.events" if self.support.version == 2
                                                     else "memory.oom_control"))
                 count = _field(events, "oom_kill") + _field(events, "oom_group_kill")
-                if self.support.version == 1 and _field(events, "under_oom"):
-                    count += 1
-                if count > self._seen["memory"]:
+                if count > self._seen["memory"]:  # the kernel killed (v2: the whole group)
                     self._seen["memory"] = count
+                    reason = "memory"
+                if self.support.version == 1 and _field(events, "under_oom"):  # paused at the limit
                     reason = "memory"
             if self.pids_group is not None:  # a refused fork is the limit at work: counted, no kill
                 self.refused_forks = _field(_read(self.pids_group / "pids.events"), "max")
@@ -448,17 +457,26 @@ def support_for(limits, root=CGROUP_ROOT):
     return probe(root) if limits.contain else OFF
 
 
-@contextlib.contextmanager
-def contain(scratch_root, limits, root=CGROUP_ROOT):
-    """Grade one submission under its own limits; its scratch folder ``scratch_root`` must exist."""
+def start(scratch_root, limits, root=CGROUP_ROOT):
+    """Set up one submission's limits (its scratch folder ``scratch_root`` must exist).
+
+    Workers started until ``close()`` join its group; ``close()`` must follow in a ``finally``.
+    """
     global _current
     containment = Containment(scratch_root, limits, support_for(limits, root))
-    with containment:
-        _current = containment
-        try:
-            yield containment
-        finally:
-            _current = None
+    containment.__enter__()
+    _current = containment
+    return containment
+
+
+@contextlib.contextmanager
+def contain(scratch_root, limits, root=CGROUP_ROOT):
+    """``start`` and ``close`` around a block."""
+    containment = start(scratch_root, limits, root)
+    try:
+        yield containment
+    finally:
+        containment.close()
 
 
 def sweep(root=CGROUP_ROOT):

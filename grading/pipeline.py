@@ -167,22 +167,24 @@ def _grade(settings, course, student, result):
     _save_notebook(course.root / "autograded" / student / assignment / f"{template.name}.ipynb", repaired.notebook)
 
     scratch_root = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
+    contained = None
     try:
-        # The submission's own cgroup, wall clock and tmpfs (mounted on scratch_root).
-        with containment.contain(scratch_root, settings.limits) as contained:
-            submission = scratch_root / "submission"
-            _copy_submission(folder, submission)
-            (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
-            sandbox.prepare_scratch(submission)
-            names = {name for part in course.parts for name in part.functions}
-            session = judge.Session(submission, repaired.judge_cells, names, settings.limits, settings.timeouts,
-                                    settings.use_bwrap)
-            outcomes = {part.grade_id: session.run_part(part) for part in course.parts}
-            cell_results = session.run_notebook(repaired.run_cells)
-            session.close()
-        flags += contained.report()
+        contained = containment.start(scratch_root, settings.limits)  # its own cgroup, wall clock, tmpfs
+        submission = scratch_root / "submission"
+        _copy_submission(folder, submission)
+        (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
+        sandbox.prepare_scratch(submission)
+        names = {name for part in course.parts for name in part.functions}
+        session = judge.Session(submission, repaired.judge_cells, names, settings.limits, settings.timeouts,
+                                settings.use_bwrap)
+        outcomes = {part.grade_id: session.run_part(part) for part in course.parts}
+        cell_results = session.run_notebook(repaired.run_cells)
+        session.close()
     finally:
+        if contained is not None:
+            contained.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
+    flags += contained.report()
 
     for kind, text in session.events:
         flags.append(({"died": "kernel-died", "protocol": "protocol-error"}.get(kind, kind), text))
