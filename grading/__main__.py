@@ -34,6 +34,13 @@ def parse_args(argv):
                         help="seconds for the notebook run that gives the learner's own test results")
     parser.add_argument("--memory-mb", type=int, default=sandbox.Limits().memory_bytes // 2**20,
                         help="address-space limit of a student's process, in MiB")
+    parser.add_argument("--disk-mb", type=int, default=sandbox.Limits().disk_bytes // 2**20,
+                        help="size of each submission's own disk (a tmpfs), in MiB")
+    parser.add_argument("--submission-timeout", type=float, default=sandbox.Limits().wall_seconds,
+                        help="wall-time limit of all of a submission's processes together, in seconds")
+    parser.add_argument("--no-containment", action="store_true",
+                        help="no per-submission cgroup, wall clock or disk, only per-process limits "
+                             "(flagged on every report line)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     return parser.parse_args(argv)
 
@@ -50,7 +57,8 @@ def main(argv=None):
         use_bwrap=not args.no_sandbox, students=tuple(args.student), quiet=args.quiet,
         timeouts=judge.Timeouts(cell=args.cell_timeout, call=args.call_timeout, part=args.part_timeout,
                                 notebook=args.notebook_timeout),
-        limits=sandbox.Limits(memory_bytes=args.memory_mb * 2**20),
+        limits=sandbox.Limits(memory_bytes=args.memory_mb * 2**20, disk_bytes=args.disk_mb * 2**20,
+                              wall_seconds=args.submission_timeout, contain=not args.no_containment),
     )
     try:
         return pipeline.run(settings)

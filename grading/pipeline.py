@@ -34,7 +34,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grading import feedback, judge, repair, sandbox, secret
+from grading import containment, feedback, judge, repair, sandbox, secret
 from grading.checks import load as load_checks
 
 OUTPUT_CAP_CHARS = 1_000_000
@@ -117,6 +117,16 @@ REPORT_KINDS = {
                           "(rename the folder)"),
     "refused-file": Kind("student", "a link, hard link, FIFO, device or unreadable entry in the submission "
                          "(or submitted/ itself); not read, not copied", on_feedback=True),
+    "memory-limit": Kind("student", "the submission's processes together reached its memory limit; they were "
+                         "killed, the part scores 0", on_feedback=True),
+    "process-limit": Kind("student", "the submission reached its limit on the number of processes; further "
+                          "forks failed", on_feedback=True),
+    "wall-time-limit": Kind("student", "the submission ran past its wall-clock limit; every process of it was "
+                            "killed, the parts not yet graded score 0", on_feedback=True),
+    "disk-limit": Kind("student", "the submission filled its own disk (a size-limited tmpfs); writes failed",
+                       on_feedback=True),
+    "limit-not-enforced": Kind("nobody", "this machine (or --no-containment) leaves a per-submission limit "
+                               "unenforced; the line names it"),
     "manual-grade-kept": Kind("nobody", "a manual grade from formgrader overrides the automatic one"),
     "no-sandbox": Kind("instructor", "graded with --no-sandbox: the student's code ran with the grader's "
                        "rights"),
@@ -335,7 +345,9 @@ def _grade(settings, course, student, result):
     _save_notebook(course.root / "autograded" / student / assignment / f"{template.name}.ipynb", repaired.notebook)
 
     scratch_root = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
+    contained = None
     try:
+        contained = containment.start(scratch_root, settings.limits)  # its own cgroup, wall clock, tmpfs
         submission = scratch_root / "submission"
         flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission)]
         (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
@@ -348,7 +360,10 @@ def _grade(settings, course, student, result):
         cell_results = session.run_notebook(repaired.run_cells)
         session.close()
     finally:
+        if contained is not None:
+            contained.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
+    flags += contained.report()
 
     for kind, text in session.events:
         flags.append((JUDGE_EVENTS.get(kind, kind), text))
@@ -415,6 +430,10 @@ def run(settings):
     if settings.use_bwrap and not sandbox.bwrap_available():
         raise UsageError(f"{sandbox.BWRAP} not found: install bubblewrap (apt-get install bubblewrap) "
                          "or pass --no-sandbox on a machine where that is acceptable")
+    containment.sweep()  # groups and mounts left by a grader killed with SIGKILL
+    warning = containment.support_for(settings.limits).warning()
+    if warning:
+        print(f"python -m grading: {warning}", file=sys.stderr, flush=True)
     students = [check_student_name(name) for name in settings.students] or \
         discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)

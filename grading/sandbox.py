@@ -6,7 +6,9 @@ submission's scratch copy, mounted as the home directory (and /tmp). It has no n
 its own process and IPC namespaces, an unprivileged user (a user namespace's nobody, or
 for a root grader a dedicated uid set by ``setpriv`` with every capability dropped), no
 environment but a few variables set here, and it dies with the judge. The worker then lowers its own
-resource limits (memory, CPU time, file size, processes) before running student code.
+resource limits (memory, CPU time, file size, processes) before running student code. Inside
+``grading.containment.contain`` (one per submission) the worker also joins the submission's
+cgroup, and its scratch folder is the submission's own size-limited tmpfs.
 
 ``use_bwrap=False`` (``--no-sandbox``) runs the same worker as a plain child process,
 with the same limits and environment but the judge's view of the file system; the
@@ -19,6 +21,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from grading import containment
 
 BWRAP = "/usr/bin/bwrap"
 SETPRIV = "/usr/bin/setpriv"
@@ -34,13 +38,22 @@ MOUNTED = {Path("/"), Path("/tmp")}
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker process (and anything it starts)."""
+    """Resource limits of one worker process (rlimits) and of a whole submission (containment).
+
+    ``memory_bytes`` and ``processes`` apply twice: to each process (RLIMIT_AS, RLIMIT_NPROC)
+    and to all the submission's processes together (its cgroup, whose memory limit adds
+    ``disk_bytes``: files in its tmpfs are memory). ``disk_bytes`` and ``wall_seconds`` are
+    per submission (``grading.containment``).
+    """
 
     memory_bytes: int = 2 * 2**30      # RLIMIT_AS: address space; beyond it MemoryError
     cpu_seconds: int = 120             # RLIMIT_CPU: then SIGXCPU kills the worker
     file_bytes: int = 64 * 2**20       # RLIMIT_FSIZE: largest file it may write
     processes: int = 32                # RLIMIT_NPROC: counted in the sandbox's user namespace
     open_files: int = 256              # RLIMIT_NOFILE
+    disk_bytes: int = 256 * 2**20      # the submission's tmpfs (its scratch folder)
+    wall_seconds: float = 600.0        # all the submission's processes, from its first worker
+    contain: bool = True               # False (--no-containment): rlimits only, flagged on every line
 
     def as_rlimits(self):
         return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_CPU": self.cpu_seconds,
@@ -191,5 +204,9 @@ def start_worker(scratch, config, pass_fds, log_file, use_bwrap=True):
     if use_bwrap:
         hand_over(scratch)
     argv, env, cwd = worker_command(scratch, json.dumps(config), use_bwrap)
+    # Inside ``containment.contain`` the child joins the submission's cgroup before it
+    # runs anything, so every process it starts is counted and killed with it.
+    group = containment.current()
+    join = group.join if group is not None and group.folders else None
     return subprocess.Popen(argv, env=env, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
-                            stdout=log_file, stderr=log_file, start_new_session=True)
+                            stdout=log_file, stderr=log_file, start_new_session=True, preexec_fn=join)
