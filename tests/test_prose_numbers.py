@@ -17,7 +17,7 @@ from book_toc import ROOT, source_of, toc_docnames
 
 MEASURED = re.compile(
     r"(?<![\w.])(?P<sign>[-−](?=\d))?(?P<value>\d[\d,]*(?:\.\d+)?)(?P<unit>\s?%|×|x\b|-fold)?")
-PRINTED = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+PRINTED = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")  # also "x4.55", "W2"
 NOT_PROSE = [
     re.compile(r"```.*?```", re.S),        # fenced code and directives' bodies of code
     re.compile(r"\$\$.*?\$\$", re.S),      # display maths
@@ -66,7 +66,8 @@ def measured_numbers(markdown):
 def is_printed(match, numbers):
     """Whether some printed number, rounded to the prose's digits, is the prose's number.
 
-    A percentage may be printed as a percentage or as a fraction (6.25 % as 0.0625).
+    A percentage may be printed as a percentage or as a fraction (6.25 % as 0.0625). A
+    number the prose writes without a sign matches a printed one of either sign.
     """
     written = match["value"].replace(",", "")
     value = -float(written) if match["sign"] else float(written)
@@ -74,6 +75,8 @@ def is_printed(match, numbers):
     targets = [(value, 0.5 * 10 ** -decimals)]
     if match["unit"] and "%" in match["unit"]:
         targets.append((value / 100, 0.5 * 10 ** -(decimals + 2)))
+    if not match["sign"]:  # a number written without a sign is a size: "largest in magnitude (0.30)"
+        numbers = {abs(number) for number in numbers}
     return any(abs(number - target) <= half + 1e-12 for number in numbers for target, half in targets)
 
 
@@ -94,9 +97,11 @@ def test_every_measured_number_in_the_prose_is_printed_by_a_cell(path):
 
 def test_the_check_tells_a_printed_number_from_a_stated_one():
     cells = [{"cell_type": "code", "source": "fit(lr=0.05)",
-              "outputs": [{"output_type": "stream", "text": "cost 5.2714 after 500 epochs\nshare 0.0625\n"}]}]
+              "outputs": [{"output_type": "stream", "text": "cost 5.2714 after 500 epochs\nshare 0.0625\nslope -0.30, shrink x4.55\n"}]}]
     numbers = visible_numbers(cells)
     found = {match.group(0): is_printed(match, numbers) for match, _ in measured_numbers(
         "The cost fell to 5.27 (not 5.50), a 6.25 % share, at a rate of 0.05 and $2/2^5 = 12.5\\%$, to -0.0625; "
+        "the slope's size is 0.30, it shrinks 4.5-fold; "
         "it ran 500 epochs. Others report 25% {cite}`krizhevsky2012`.")}
-    assert found == {"5.27": True, "5.50": False, "6.25 %": True, "0.05": True, "-0.0625": False}
+    assert found == {"5.27": True, "5.50": False, "6.25 %": True, "0.05": True, "-0.0625": False,
+                     "0.30": True, "4.5-fold": True}
