@@ -47,7 +47,7 @@ def table(activation, layers, data, plain=False):
             train.append(nnlib.losses.mse(model.predict(x_train), y_train)[0])
             test.append(nnlib.losses.mse(model.predict(x_test), y_test)[0])
         reference = fits.reference_mse(units, x_train, y_train)
-        print(f"{units:5d}  {np.median(train):9.4f}  {np.median(test):8.4f}  {reference:31.4f}"
+        print(f"{units:5d}  {np.median(train):9.3g}  {np.median(test):8.3g}  {reference:31.3g}"
               f"  {statistics.median(seconds):15.2f}", flush=True)
 
 
