@@ -19,8 +19,14 @@ X_SCALE = 10.0  # the network sees x / 10, so its inputs lie in [-1, 1]
 NUM_TRAIN = 64
 NUM_CURVE = 101
 NUM_TEST = 200
-CURVE_EPOCHS = 600
-CURVE_LR = 0.03
+# The training recipe, shared with chapter 8: full-batch Adam on the hidden layers with
+# the learning rate following a cosine from CURVE_LR down to 0 over CURVE_EPOCHS steps,
+# and the output layer solved by least squares before the first step and after every
+# step (nnlib.fit(..., solve_output=True), Cyr et al. 2020). The solve puts the network
+# at once at the best fit its starting hinges allow; Adam then moves the hinges.
+CURVE_EPOCHS = 300
+CURVE_LR = 0.01
+FIRST_LAYER_GAIN = {"tanh": 5.0, "sigmoid": 10.0}  # see curve_model
 LOSS_SAMPLES = 50  # points kept of each loss curve
 
 HIDDEN_UNITS_OPTIONS = {
@@ -56,7 +62,40 @@ def curve_model(units, layers, activation, seed):
     """
     rng = np.random.default_rng(seed)
     model = nnlib.mlp([1] + [units] * layers + [1], activation, rng=rng)
+    # Xavier draws the single input's weights with standard deviation sqrt(2 / (1 + units)):
+    # over [-1, 1] a tanh or sigmoid unit then barely bends and, with least-squares output
+    # weights, one hidden layer of tanh units stalls near MSE 2.5 at every width. Steeper
+    # first-layer weights (gains measured on the one-layer fits) let each unit bend inside
+    # the range. Deeper networks bend in their later layers too and keep Xavier's scale
+    # (with the gain, the 2- to 4-layer sigmoid fits got worse with width at some steps).
+    if layers == 1:
+        model.layers[0].params["W"] *= FIRST_LAYER_GAIN.get(activation, 1.0)
     return nnlib.spread_hinges(model, rng)
+
+
+def curve_optimizer():
+    """A fresh optimizer for the recipe: Adam at CURVE_LR, cosine-annealed to 0 over CURVE_EPOCHS steps."""
+    return nnlib.optim.Scheduled(nnlib.optim.Adam(lr=CURVE_LR), nnlib.schedules.cosine(CURVE_EPOCHS))
+
+
+def train_curve(model, x, y, callback=None):
+    """Train ``model`` on (x, y) by the recipe above; returns nnlib's History."""
+    return nnlib.fit(model, x, y, loss="mse", optimizer=curve_optimizer(), epochs=CURVE_EPOCHS,
+                     solve_output=True, callback=callback)
+
+
+def reference_mse(units, x, y):
+    """MSE on (x, y) of the fixed-hinge least-squares reference with ``units`` ReLU hinges.
+
+    The hinges sit at ``units`` evenly spaced points of [-1, 1), the first at the left
+    end (there it acts as a straight line), and only the output weights and bias are
+    fitted, by least squares: no training. x is the network's (scaled) input, (N, 1).
+    """
+    kinks = np.linspace(-1.0, 1.0, units + 1)[:-1]
+    design = np.column_stack([np.maximum(0.0, x - kinks[None, :]), np.ones(len(x))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = design @ coef - y
+    return float(np.mean(residual**2))
 
 
 def _loss_samples(losses):
@@ -90,7 +129,7 @@ def curve_snapshot(model, data, losses, epoch, settings):
 
 
 def run_hidden_units(units, layers, activation, seed, report=None, data=None):
-    """Train one network on x sin(x) (full-batch Adam, lr 0.03, 600 epochs); return its snapshot.
+    """Train one network on x sin(x) by the recipe (``train_curve``); return its snapshot.
 
     Returns None if ``report`` cancelled the fit.
     """
@@ -101,8 +140,7 @@ def run_hidden_units(units, layers, activation, seed, report=None, data=None):
     def callback(epoch, history):
         return report is not None and report(epoch, lambda: curve_snapshot(model, data, history.loss, epoch, settings))
 
-    history = nnlib.fit(model, data["x_train"][:, None] / X_SCALE, data["y_train"][:, None],
-                        loss="mse", optimizer="adam", lr=CURVE_LR, epochs=CURVE_EPOCHS, callback=callback)
+    history = train_curve(model, data["x_train"][:, None] / X_SCALE, data["y_train"][:, None], callback=callback)
     if history.stopped_early:
         return None
     return curve_snapshot(model, data, history.loss, CURVE_EPOCHS, settings)

@@ -11,7 +11,7 @@ from . import regions, schedules
 from .activations import get_activation, softmax
 from .layers import ActivationLayer, Dense, Dropout, Layer, Maxout, PReLU
 from .losses import get_loss
-from .model import Sequential, count_parameters, hinge_positions, mlp, spread_hinges
+from .model import Sequential, count_parameters, hinge_positions, mlp, solve_output_layer, spread_hinges
 from .optim import SGD, Adam, Momentum
 from .optim import AdamW, RMSProp, Scheduled
 from .train import History, TrainingDiverged, fit
@@ -20,7 +20,7 @@ from . import callbacks  # training diagnostics (the capstone chapter)
 __all__ = [
     "activations", "datasets", "gradcheck", "initializers", "layers", "losses", "optim", "plotting",
     "get_activation", "softmax", "ActivationLayer", "Dense", "Dropout", "Layer", "Maxout", "PReLU",
-    "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "spread_hinges",
+    "get_loss", "Sequential", "count_parameters", "hinge_positions", "mlp", "solve_output_layer", "spread_hinges",
     "SGD", "Adam", "Momentum", "History", "TrainingDiverged", "fit",
     "schedules", "AdamW", "RMSProp", "Scheduled",
 ]

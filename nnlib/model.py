@@ -189,6 +189,46 @@ def hinge_positions(model):
     return -first.params["b"] / first.params["W"][0]
 
 
+RIDGE = 1e-9  # solve_output_layer's ridge, relative to the mean squared feature
+
+
+def solve_output_layer(model, x, y):
+    """Set the last layer's W and b to the least-squares fit of y on the last hidden layer (chapter 8).
+
+    With the hidden layers fixed, a network with an identity output is linear in
+    its output weights, so the W^(L), b^(L) that minimise the mean squared error
+    on (x, y) solve a linear least-squares problem, here by its normal equations
+    with a ridge of 1e-9 times the mean squared feature on W^(L), so that dead or
+    duplicated units get weights near 0 instead of a singular system. Alternating this solve with
+    gradient steps on the hidden layers is the hybrid least-squares / gradient
+    descent training of Cyr et al. (2020). The model is changed in place; returns
+    the training MSE after the solve.
+    """
+    last = model.layers[-1]
+    if not isinstance(last, Dense):
+        raise ValueError(f"solve_output_layer needs a model whose last layer is Dense (identity output), "
+                         f"got {type(last).__name__}")
+    x = _checks.as_array(x, "x", ndim=2)
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2 or y.shape != (x.shape[0], last.params["W"].shape[1]):
+        raise ValueError(f"y must have shape {(x.shape[0], last.params['W'].shape[1])} (one row per example of x, "
+                         f"one column per output), got {y.shape}")
+    features = x
+    for layer in model.layers[:-1]:
+        features = layer.forward(features, training=False)
+    design = np.column_stack([features, np.ones(len(features))])
+    # Normal equations with a tiny ridge on the weights (not the bias): a dead or
+    # duplicated unit makes them singular, and the ridge then gives it weight ~0.
+    gram = design.T @ design
+    ridge = RIDGE * max(np.trace(gram) / len(gram), 1e-300)
+    gram[np.arange(len(gram) - 1), np.arange(len(gram) - 1)] += ridge
+    coef = np.linalg.solve(gram, design.T @ y)
+    last.params["W"][:] = coef[:-1]
+    last.params["b"][:] = coef[-1]
+    residual = design @ coef - y
+    return float(np.vdot(residual, residual)) / residual.size
+
+
 def spread_hinges(model, rng, low=-1.0, high=1.0):
     """Move the first layer's kinks to random points of [low, high] (chapter 8).
 

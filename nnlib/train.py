@@ -37,7 +37,7 @@ class History:
 
 
 def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_size=None,
-        rng=None, callback=None, progress=False, x_val=None, y_val=None):
+        rng=None, callback=None, progress=False, x_val=None, y_val=None, solve_output=False):
     """Train ``model`` in place and return its ``History``.
 
     Parameters
@@ -66,6 +66,11 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
         Show a tqdm progress bar with the current loss (off by default).
     x_val, y_val : arrays, optional
         A held-out set whose cost is recorded each epoch.
+    solve_output : bool
+        Hybrid least squares / gradient descent (Cyr et al., 2020; chapter 8): the
+        optimizer trains the hidden layers only, and the output layer is set by
+        ``nnlib.solve_output_layer`` on all of (x, y) before the first step and after
+        every step. Needs loss "mse", an identity (Dense) output layer and no penalty.
 
     Raises
     ------
@@ -89,6 +94,15 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
     loss_fn = get_loss(loss)
     callbacks = as_callbacks(callback)
     parameters = model.parameters()
+    if solve_output:
+        if loss != "mse" or model.l1 or model.l2:
+            raise ValueError(f"solve_output=True needs loss='mse' and a model without l1/l2 penalty, "
+                             f"got loss={loss!r}, l1={model.l1}, l2={model.l2}")
+        from .model import solve_output_layer
+
+        solve_output_layer(model, x, y)  # also checks the last layer is Dense
+        output_params = {id(param) for param in model.layers[-1].params.values()}
+        parameters = [(param, grad) for param, grad in parameters if id(param) not in output_params]
     history = History()
     epoch_range = range(1, epochs + 1)
     if progress:
@@ -114,6 +128,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
                 )
             model.backward(dout)
             optimizer.step(parameters)
+            if solve_output:
+                solve_output_layer(model, x, y)
             for each in callbacks:
                 each.on_step(model, value)
             history.batch_loss.append(value)

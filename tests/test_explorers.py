@@ -217,6 +217,68 @@ def test_the_live_explorer_runs_in_a_real_jupyter_kernel():
 
 # --- The website's data files ---------------------------------------------------------------
 
+# --- Fit quality of the shipped hidden-units data (issue 12 section 2) ----------------------
+
+def median_train_mse_by_width(activation, layers):
+    """{units: median over the stored seeds of the shipped fit's training MSE}."""
+    doc = stored("hidden_units")
+    options = doc["state"]["options"]
+    return {units: float(np.median([doc["fits"][f"{activation}|{layers}|{units}|{seed}"]["train_mse"]
+                                    for seed in options["seed"]]))
+            for units in options["units"]}
+
+
+@pytest.mark.parametrize("layers", fits.HIDDEN_UNITS_OPTIONS["layers"])
+@pytest.mark.parametrize("activation", fits.HIDDEN_UNITS_OPTIONS["activation"])
+def test_wider_is_not_worse_in_the_shipped_fits(activation, layers):
+    """More units never raise the median training error by more than noise: next <= 1.25 x previous + 0.02."""
+    medians = median_train_mse_by_width(activation, layers)
+    widths = sorted(medians)
+    assert widths == fits.HIDDEN_UNITS_OPTIONS["units"]
+    for narrow, wide in zip(widths, widths[1:]):
+        assert medians[wide] <= 1.25 * medians[narrow] + 0.02, (narrow, wide, medians)
+
+
+def test_one_relu_layer_fits_the_curve_in_the_shipped_data():
+    medians = median_train_mse_by_width("relu", 1)
+    assert medians[12] <= 1.0 and medians[16] <= 0.3, medians
+    assert all(medians[units] <= 0.15 for units in medians if units >= 32), medians
+
+
+def test_the_reference_is_the_least_squares_fit_of_a_network_with_evenly_spaced_hinges():
+    """solve_output_layer on a 1-n-1 ReLU network whose hinges sit at the reference's points gives its MSE."""
+    data = fits.curve_data()
+    x, y = data["x_train"][:, None] / fits.X_SCALE, data["y_train"][:, None]
+    for units, expected in [(8, 1.2885), (16, 0.0879), (32, 0.0055)]:  # measured once, see bench_fits.py
+        model = nnlib.mlp([1, units, 1], "relu", rng=np.random.default_rng(0))
+        model.layers[0].params["W"][:] = 1.0
+        model.layers[0].params["b"][:] = -np.linspace(-1.0, 1.0, units + 1)[:-1]
+        solved = nnlib.solve_output_layer(model, x, y)
+        assert solved == pytest.approx(fits.reference_mse(units, x, y), rel=1e-6)
+        assert solved == pytest.approx(nnlib.losses.mse(model.predict(x), y)[0], rel=1e-12)
+        assert fits.reference_mse(units, x, y) == pytest.approx(expected, abs=6e-5)
+
+
+def test_the_recipe_starts_from_the_least_squares_output_and_beats_it():
+    """Before any step the output layer is the least-squares one; moving the hinges then lowers the error."""
+    data = fits.curve_data()
+    x, y = data["x_train"][:, None] / fits.X_SCALE, data["y_train"][:, None]
+    model = fits.curve_model(16, 1, "relu", 0)
+    start = nnlib.solve_output_layer(fits.curve_model(16, 1, "relu", 0), x, y)
+    history = fits.train_curve(model, x, y)
+    assert history.loss[0] == pytest.approx(start, rel=1e-12)
+    assert history.loss[-1] < start / 5
+    assert nnlib.losses.mse(model.predict(x), y)[0] < fits.reference_mse(16, x, y) * 2
+
+
+def test_solve_output_refuses_a_loss_it_cannot_solve():
+    model = nnlib.mlp([2, 4, 2], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="solve_output=True needs loss='mse'.*softmax_cross_entropy"):
+        nnlib.fit(model, np.zeros((3, 2)), np.array([0, 1, 0]), loss="softmax_cross_entropy", solve_output=True)
+    with pytest.raises(ValueError, match=r"y must have shape \(3, 2\).*got \(3,\)"):
+        nnlib.solve_output_layer(model, np.zeros((3, 2)), np.zeros(3))
+
+
 def test_javascript_keys_are_built_the_way_javascript_prints_numbers():
     assert [precompute.js_str(v) for v in (0.0, 1.0, 16, 0.0003, 0.25, None, "relu")] == [
         "0", "1", "16", "0.0003", "0.25", "null", "relu"]
