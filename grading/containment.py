@@ -389,6 +389,28 @@ class Containment:
     def processes(self):
         return _procs(self.folders)
 
+    @contextlib.contextmanager
+    def admitting(self):
+        """Around starting a process that joins the groups: wait for a kill in progress to end.
+
+        A kill sweeps the groups until they are empty. Without this a worker started as soon
+        as the judge saw the last one die could join mid-sweep and be killed with the old
+        processes; a part that had nothing to do with the memory would then score 0.
+        """
+        with self._lock:
+            yield
+
+    def _wait_memory_released(self, timeout=2.0):
+        """v1: after the kill, wait until the kernel no longer reports the group paused at its
+        limit, so the next poll does not take the old episode for a new one."""
+        if self.support.version != 1 or self.memory_group is None:
+            return
+        deadline = time.monotonic() + timeout
+        while _field(_read(self.memory_group / "memory.oom_control"), "under_oom"):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+
     # -- the watchdog
     def _watch(self):
         while not self._stop.wait(POLL_SECONDS):
@@ -411,6 +433,7 @@ class Containment:
             if reason is not None:
                 self.kills[reason] += 1
                 _kill_all(self.folders)
+                self._wait_memory_released()
             if not self.expired and time.monotonic() >= self.deadline:
                 self.expired = True
                 self.flags.append(("wall-time-limit",

@@ -14,6 +14,7 @@ cgroup, and its scratch folder is the submission's own size-limited tmpfs.
 with the same limits and environment but the judge's view of the file system; the
 report says so on every line.
 """
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -207,6 +208,9 @@ def start_worker(scratch, config, pass_fds, log_file, use_bwrap=True):
     # Inside ``containment.contain`` the child joins the submission's cgroup before it
     # runs anything, so every process it starts is counted and killed with it.
     group = containment.current()
-    join = group.join if group is not None and group.folders else None
-    return subprocess.Popen(argv, env=env, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
-                            stdout=log_file, stderr=log_file, start_new_session=True, preexec_fn=join)
+    joins = group is not None and bool(group.folders)
+    # Never into a group that the watchdog is still emptying (see Containment.admitting).
+    with group.admitting() if joins else contextlib.nullcontext():
+        return subprocess.Popen(argv, env=env, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=log_file, start_new_session=True,
+                                preexec_fn=group.join if joins else None)

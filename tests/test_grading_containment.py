@@ -292,6 +292,43 @@ def test_keyboard_interrupt_still_kills_the_group_and_removes_groups_and_mount(t
         assert not Path(f"/proc/{pid}").exists() or "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
 
 
+# Four children that together go over a 256 MiB group and wait to be killed.
+GROUP_HOG = """
+import os, time
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        hold = bytearray(100 * 2**20)
+        for i in range(0, len(hold), 4096):
+            hold[i] = 1
+        time.sleep(60)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
+
+@needs_cgroups
+def test_a_worker_started_as_soon_as_the_last_one_died_of_memory_is_not_killed_with_it(tmp_path):
+    # The judge starts the next part's worker as soon as it sees the last one die, while the
+    # watchdog may still be sweeping that worker's children out of the group. Without
+    # ``admitting`` the newcomer joined mid-sweep and died in about 3 of 10 runs here.
+    for trial in range(10):
+        scratch = tmp_path / f"scratch-{trial}"
+        scratch.mkdir()
+        with containment.contain(scratch, _limits()) as contained:
+            hog = _start(contained, GROUP_HOG)
+            assert hog.wait(timeout=30) == -signal.SIGKILL
+            with contained.admitting():
+                newcomer = subprocess.Popen(["sleep", "60"], preexec_fn=contained.join, start_new_session=True)
+            time.sleep(0.5)  # several watchdog polls
+            assert newcomer.poll() is None, f"run {trial}: the next worker was killed with the old one"
+            assert contained.kills["memory"] == 1
+        assert newcomer.wait(timeout=10) == -signal.SIGKILL  # and leaving ``contain`` kills it
+
+
 @needs_cgroups
 def test_a_grader_killed_with_sigkill_leaves_nothing_after_the_next_sweep(tmp_path):
     scratch = tmp_path / "scratch"
