@@ -36,20 +36,28 @@ def mse(y_hat, y):
 def binary_cross_entropy(probs, y, eps=1e-12):
     """Binary cross-entropy from probabilities (Bernoulli likelihood, sigmoid output).
 
-    L = -mean(y log p + (1 - y) log(1 - p)). Probabilities are clipped to
-    [eps, 1 - eps]; prefer ``binary_cross_entropy_with_logits``, which needs no clip.
+    J = -mean(y log q + (1 - y) log(1 - q)) with q = clip(p, eps, 1 - eps), so that
+    p = 0 or 1 gives a finite cost. The gradient is that of the clipped function:
+    dJ/dp = (q - y) / (q (1 - q)) / N where eps <= p <= 1 - eps, and 0 where the clip
+    is active, since q, and with it J, does not change there (chapter 4). Prefer
+    ``binary_cross_entropy_with_logits``, which needs no clip.
 
     Parameters
     ----------
     probs, y : arrays, shape (N,) or (N, 1)
-        Predicted probabilities in [0, 1] and labels in {0, 1}.
+        Predicted probabilities p in [0, 1] and labels in {0, 1}.
+    eps : float
+        The clip, in (0, 0.5).
     """
     probs, y = _pair(probs, y, "probs", "y")
+    if not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must lie in (0, 0.5), got {eps!r}")
     if np.any((probs < 0) | (probs > 1)):
         raise ValueError("probs must lie in [0, 1]; pass logits to binary_cross_entropy_with_logits")
-    p = np.clip(probs, eps, 1.0 - eps)
-    value = -np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
-    return float(value), (p - y) / (p * (1.0 - p)) / p.size
+    q = np.clip(probs, eps, 1.0 - eps)
+    value = -np.mean(y * np.log(q) + (1.0 - y) * np.log1p(-q))
+    inside = (probs >= eps) & (probs <= 1.0 - eps)
+    return float(value), np.where(inside, (q - y) / (q * (1.0 - q)), 0.0) / q.size
 
 
 def binary_cross_entropy_with_logits(logits, y):
