@@ -210,12 +210,12 @@ def softmax(z, axis=-1):
 
     Parameters
     ----------
-    z : array, shape (N, K)
-        Scores (logits) of K classes.
+    z : array, shape (N, C)
+        Scores (logits) of C classes.
 
     Returns
     -------
-    array, shape (N, K)
+    array, shape (N, C)
         Probabilities; each row sums to 1.
     """
     shifted = z - np.max(z, axis=axis, keepdims=True)
@@ -233,6 +233,6 @@ def softmax_backward(dout, probs, axis=-1):
     """Gradient through softmax: given dJ/dp and p = softmax(z), return dJ/dz.
 
     Uses the Jacobian-vector product p * (dout - sum(dout * p)), never the full
-    K x K Jacobian.
+    C x C Jacobian.
     """
     return probs * (dout - np.sum(dout * probs, axis=axis, keepdims=True))

@@ -7,7 +7,7 @@ A callback is a subclass of ``Callback`` that overrides any of three hooks:
 training. ``fit`` also takes a plain function ``f(epoch, history)``, used as
 ``on_epoch_end``. Every recording callback starts afresh at ``on_train_begin``, so
 its records describe the latest ``fit``. Shapes: N examples, D inputs, C classes, S recorded steps,
-E recorded epochs, L layers.
+E recorded epochs, L layers with weights (as in book/notation.md).
 """
 import numpy as np
 
@@ -172,7 +172,7 @@ class ActivationStats(Callback):
     per activation layer the mean and standard deviation of its outputs and its dead units.
 
     ``epochs`` lists the recorded epochs; ``mean``, ``std`` and ``dead`` are arrays
-    of shape (E, L), one column per activation layer.
+    with one row per recorded epoch and one column per activation layer.
     """
 
     def __init__(self, x, every=1):

@@ -1,4 +1,4 @@
-"""Numerical gradient checking with centred differences (chapter 5).
+"""Numerical gradient checking with centred differences (the gradient-checking chapter, after chapter 5).
 
 df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h), error O(h^2). In float64 with
 h = 1e-5 a correct analytic gradient agrees to a relative error of about 1e-7

@@ -1,6 +1,7 @@
 """Layers with ``forward`` and ``backward`` side by side (chapters 3, 5 and 7).
 
-Shapes: N examples, D inputs, M outputs. Every layer keeps its parameters in
+Shapes: N examples, D inputs (n_{l-1} in book/notation.md), M outputs or units (n_l).
+Every layer keeps its parameters in
 ``params`` and the matching gradients, same names and shapes, in ``grads``;
 ``backward`` overwrites ``grads`` in place, so an optimizer holding references
 to those arrays sees the new values.

@@ -1,6 +1,7 @@
 """Loss functions: each returns ``(value, gradient with respect to the prediction)``.
 
-The value is the cost, the average of the per-example losses over the batch of
+Symbols as in book/notation.md: N examples, M outputs (the output layer's width),
+C classes; J is the cost. The value is the cost, the average of the per-example losses over the batch of
 N examples, so every gradient carries the factor 1/N (chapter 4). Shapes are
 checked on every call; values are not (NaN in, NaN out), so the training loop,
 which checks its data once and the loss after every step, pays nothing extra.
@@ -21,11 +22,11 @@ def _pair(y_hat, y, name_hat="y_hat", name_y="y"):
 def mse(y_hat, y):
     """Mean squared error, the regression loss (Gaussian likelihood).
 
-    L = mean over all entries of (y_hat - y)^2;  dL/dy_hat = 2 (y_hat - y) / size.
+    J = mean over all entries of (y_hat - y)^2;  dJ/dy_hat = 2 (y_hat - y) / (N M).
 
     Parameters
     ----------
-    y_hat, y : arrays, shape (N,) or (N, K)
+    y_hat, y : arrays, shape (N,) or (N, M)
         Predictions and targets of the same shape.
     """
     y_hat, y = _pair(y_hat, y)
@@ -36,27 +37,35 @@ def mse(y_hat, y):
 def binary_cross_entropy(probs, y, eps=1e-12):
     """Binary cross-entropy from probabilities (Bernoulli likelihood, sigmoid output).
 
-    L = -mean(y log p + (1 - y) log(1 - p)). Probabilities are clipped to
-    [eps, 1 - eps]; prefer ``binary_cross_entropy_with_logits``, which needs no clip.
+    J = -mean(y log q + (1 - y) log(1 - q)) with q = clip(p, eps, 1 - eps), so that
+    p = 0 or 1 gives a finite cost. The gradient is that of the clipped function:
+    dJ/dp = (q - y) / (q (1 - q)) / N where eps <= p <= 1 - eps, and 0 where the clip
+    is active, since q, and with it J, does not change there (chapter 4). Prefer
+    ``binary_cross_entropy_with_logits``, which needs no clip.
 
     Parameters
     ----------
     probs, y : arrays, shape (N,) or (N, 1)
-        Predicted probabilities in [0, 1] and labels in {0, 1}.
+        Predicted probabilities p in [0, 1] and labels in {0, 1}.
+    eps : float
+        The clip, in (0, 0.5).
     """
     probs, y = _pair(probs, y, "probs", "y")
+    if not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must lie in (0, 0.5), got {eps!r}")
     if np.any((probs < 0) | (probs > 1)):
         raise ValueError("probs must lie in [0, 1]; pass logits to binary_cross_entropy_with_logits")
-    p = np.clip(probs, eps, 1.0 - eps)
-    value = -np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
-    return float(value), (p - y) / (p * (1.0 - p)) / p.size
+    q = np.clip(probs, eps, 1.0 - eps)
+    value = -np.mean(y * np.log(q) + (1.0 - y) * np.log1p(-q))
+    inside = (probs >= eps) & (probs <= 1.0 - eps)
+    return float(value), np.where(inside, (q - y) / (q * (1.0 - q)), 0.0) / q.size
 
 
 def binary_cross_entropy_with_logits(logits, y):
     """Binary cross-entropy from logits z, stable for any finite z (chapter 4).
 
     Uses log(1 + exp(-|z|)) + max(z, 0) - z y, which never overflows.
-    dL/dz = (sigmoid(z) - y) / N: the error itself, with no saturation. It is
+    dJ/dz = (sigmoid(z) - y) / N: the error itself, with no saturation. It is
     computed as ((1 - y) sigmoid(z) - y sigmoid(-z)) / N, the same number, so that it
     keeps its relative accuracy in both tails (sigmoid(z) - 1 would cancel to 0).
 
@@ -73,8 +82,8 @@ def binary_cross_entropy_with_logits(logits, y):
 def softmax_cross_entropy(scores, y):
     """Softmax followed by cross-entropy, from scores (categorical likelihood).
 
-    L = -mean_i log softmax(scores_i)[y_i], through log-sum-exp so it stays
-    finite for huge scores. dL/dscores = (softmax(scores) - onehot(y)) / N.
+    J = -mean_n log softmax(scores_n)[y_n], through log-sum-exp so it stays
+    finite for huge scores. dJ/dscores = (softmax(scores) - onehot(y)) / N.
 
     Parameters
     ----------
@@ -103,9 +112,9 @@ def softmax_cross_entropy(scores, y):
 
 
 def hinge(scores, y):
-    """Binary hinge loss on raw scores, the linear SVM's loss (chapter 1).
+    """Binary hinge loss on raw scores; with an L2 penalty on the weights, a linear SVM (chapter 1).
 
-    L = mean(max(0, 1 - y s)); dL/ds = -y [y s < 1] / N.
+    J = mean(max(0, 1 - y s)); dJ/ds = -y [y s < 1] / N.
 
     Parameters
     ----------

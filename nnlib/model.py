@@ -105,8 +105,8 @@ def mlp(layer_sizes, activation="relu", output_activation="identity", *, rng,
     Parameters
     ----------
     layer_sizes : sequence of int
-        [D, H1, ..., C]: inputs, each hidden layer's width, outputs. An
-        N-layer network has N + 1 sizes: the input layer is not counted.
+        [n_0, n_1, ..., n_L]: inputs, each hidden layer's width, outputs. A
+        network of L layers has L + 1 sizes: the input layer is not counted.
     activation : str
         Hidden activation, one of ``HIDDEN_ACTIVATIONS``; "maxout" makes
         each hidden layer a two-piece ``Maxout``.
@@ -182,7 +182,7 @@ def hinge_positions(model):
 
     Returns
     -------
-    array, shape (H,)
+    array, shape (M,), M the first layer's units
         In the units of the model's input (rescale if the inputs were scaled).
     """
     first = _first_dense_1d(model)

@@ -123,7 +123,7 @@ def plot_confusion_matrix(ax, counts):
 
 
 def show_images(axes, images, titles, shape=(8, 8)):
-    """Draw each row of ``images`` (K, H * W) in grey on ``axes``, titled; spare axes are hidden."""
+    """Draw each row of ``images`` (number of images, shape[0] * shape[1]) in grey on ``axes``, titled; spare axes are hidden."""
     axes = np.ravel(axes)
     for ax in axes:
         ax.set_axis_off()

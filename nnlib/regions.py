@@ -56,8 +56,8 @@ def kinks(model, low, high):
 
     Returns
     -------
-    array, shape (K,)
-        Sorted kink positions; the network has K + 1 linear regions on [low, high].
+    array, one entry per kink
+        Sorted kink positions; a network with k kinks has k + 1 linear regions on [low, high].
     """
     if not high > low:
         raise ValueError(f"high must be greater than low, got low={low!r}, high={high!r}")
@@ -77,7 +77,7 @@ def kinks(model, low, high):
                 and following.activation.name != "identity"):
             continue
         values = _forward(model.layers[:position + 1], points[:, None])
-        left, right = values[:-1], values[1:]         # (P-1, M) each pre-activation at both ends
+        left, right = values[:-1], values[1:]         # (points - 1, M) each pre-activation at both ends
         segment, unit = np.nonzero(left * right < 0)  # it crosses zero inside that segment
         share = left[segment, unit] / (left[segment, unit] - right[segment, unit])
         crossings = points[segment] + share * (points[segment + 1] - points[segment])
@@ -122,7 +122,7 @@ def hinge_network(positions, slope_changes, start=0.0, start_slope=0.0, low=-10.
 
     Returns
     -------
-    nnlib.Sequential mapping (N, 1) -> (N, 1), with H = len(positions) + 1 hidden units.
+    nnlib.Sequential mapping (N, 1) -> (N, 1), with len(positions) + 1 hidden units.
     """
     positions = _checks.as_array(positions, "positions", ndim=1)
     slope_changes = _checks.as_array(slope_changes, "slope_changes", ndim=1)

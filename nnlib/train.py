@@ -44,7 +44,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=100, batch_si
     ----------
     model : nnlib.Sequential
     x : array, shape (N, D)
-    y : array, shape (N, K), or (N,) integer labels for softmax_cross_entropy
+    y : array, shape (N, M) for M outputs, or (N,) integer labels for softmax_cross_entropy
     loss : str or callable
         A loss name from ``nnlib.losses.LOSSES`` or a function returning
         (value, gradient w.r.t. the model output).

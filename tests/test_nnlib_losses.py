@@ -102,3 +102,30 @@ def test_bce_rejects_probabilities_outside_unit_interval():
 def test_unknown_loss_lists_valid_names():
     with pytest.raises(ValueError, match="unknown loss 'l2'; valid: .*'mse'"):
         losses.get_loss("l2")
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_bce_gradient_is_that_of_the_clipped_function(label):
+    # With eps = 0.05, the first two and last two probabilities are clipped, the middle three not;
+    # every point is further than the difference step from the clip and from 0 and 1.
+    probs = np.array([[0.001], [0.02], [0.2], [0.5], [0.8], [0.97], [0.999]])
+    y = np.full_like(probs, label)
+    value, grad = losses.binary_cross_entropy(probs, y, eps=0.05)
+    numeric = numerical_gradient(lambda p: losses.binary_cross_entropy(p, y, eps=0.05)[0], probs.copy())
+    clipped = np.array([True, True, False, False, False, True, True])
+    assert np.all(grad[clipped] == 0.0) and np.all(np.abs(numeric[clipped]) < 1e-9)
+    assert np.all(grad[~clipped] != 0.0)
+    assert relative_error(grad[~clipped], numeric[~clipped]) < 1e-8
+
+
+def test_bce_at_exact_zero_and_one_is_finite_with_zero_gradient():
+    # A confidently wrong prediction: the cost is capped at -log(eps), and the clipped function is flat.
+    value, grad = losses.binary_cross_entropy(np.array([[0.0], [1.0]]), np.array([[1.0], [0.0]]))
+    assert value == pytest.approx(-np.log(1e-12))
+    np.testing.assert_array_equal(grad, [[0.0], [0.0]])
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.5, -1e-3])
+def test_bce_rejects_an_eps_outside_the_open_interval(eps):
+    with pytest.raises(ValueError, match=rf"eps must lie in \(0, 0.5\), got {eps!r}"):
+        losses.binary_cross_entropy(np.array([[0.3]]), np.array([[1.0]]), eps=eps)
