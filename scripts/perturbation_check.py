@@ -37,7 +37,10 @@ _jitter_rng = _np.random.default_rng({seed})
 
 
 def _jitter(values):
-    return values * (1 + 2.0**-52 * _jitter_rng.choice((-1.0, 1.0), size=values.shape))
+    # One unit in the last place of the values' own precision, in that precision: a float64
+    # factor would quietly turn a float32 network into a float64 one.
+    signs = _jitter_rng.choice((-1.0, 1.0), size=values.shape)
+    return values * (1 + _np.finfo(values.dtype).eps * signs).astype(values.dtype)
 
 
 _forward, _backward = _layers.Dense.forward, _layers.Dense.backward

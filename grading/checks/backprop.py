@@ -312,7 +312,7 @@ def check_two_layer_net(call, hidden):
 
 @part("relative_error", ("relative_error",), points=1)
 def check_relative_error(call, hidden):
-    """max |a - n| / max(|a| + |n|, 1e-12) entrywise, as chapter 5 defines it."""
+    """max |a - n| / max(|a| + |n|, 1e-12) entrywise, as the gradient-checking page defines it."""
     for seed in _seeds(hidden):
         rng = np.random.default_rng(seed)
         analytic = rng.standard_normal((3, 4))
