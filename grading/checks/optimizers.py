@@ -151,8 +151,8 @@ def _momentum_mistakes(param, grad, state, hp):
     if hp["nesterov"]:
         steps = [("the Nesterov step is missing: with nesterov=True, param + momentum * v_new - lr * grad",
                   param + v_new),
-                 ("Nesterov's step adds the old velocity: use the new one, param + momentum * v_new - lr * grad",
-                  param + beta * v - lr * grad)]
+                 ("the Nesterov step leaves out the gradient term: param + momentum * v_new - lr * grad",
+                  param + beta * v_new)]
     else:
         steps = [("nesterov=False takes the Nesterov step: the heavy ball is param + v_new",
                   param + beta * v_new - lr * grad)]
