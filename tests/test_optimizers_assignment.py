@@ -265,7 +265,8 @@ def test_hidden_cases_differ_in_data_not_in_kind():
 # ------------------------------------------------------------------------ through the grader
 
 PIPELINE = {"reference": {}, "untouched": None, "momentum-sign": "momentum-sign",
-            "rmsprop-eps-inside": "rmsprop-eps-inside", "adam-old-t": "adam-old-t",
+            "nesterov-ignored": "nesterov-ignored", "rmsprop-eps-inside": "rmsprop-eps-inside",
+            "adam-old-t": "adam-old-t", "adam-state-in-place": "adam-state-in-place",
             "adam-calls-nnlib": "adam-calls-nnlib"}
 
 
