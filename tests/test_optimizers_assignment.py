@@ -2,13 +2,14 @@
 
 - each common mistake (sign convention, Nesterov's step, eps inside the root, the old mean square,
   no or mis-timed bias correction, a step count not kept, inputs changed in place, nnlib
-  called) loses exactly its function's points under the hidden tests, is caught by the
+  called) loses exactly its function's test cell under the hidden tests, is caught by the
   visible self-check as well, and the message names the likely cause;
 - correct code written differently gets full marks, and the checks' reference is nnlib's
   optimizers run for several steps;
 - through the real command, ``python -m grading optimizers``, the solution scores full
   marks, the released exercise 0 with one "not implemented yet" line per function, and
-  each mistake loses that function's points only; ``python -m grading check`` says the same.
+  each mistake costs points in its own function only (the share of hidden cases it fails);
+  ``python -m grading check`` says the same.
 """
 import json
 import textwrap
@@ -18,6 +19,7 @@ import pytest
 
 import test_assignments
 from adversarial import cases
+from grading import secret
 from grading.checks import load
 from test_grading_pipeline import grade, make_course
 from test_selfcheck import check_command
@@ -300,11 +302,17 @@ def test_the_grader_gives_full_marks_zero_for_the_stub_and_loses_only_the_mistak
     for grade_id, part in parts_of("untouched").items():
         assert part["score"] == 0
         assert part["messages"] == [f"{grade_id} is not implemented yet: it raised NotImplementedError"]
+    # The judge's verdict is the check's own on the course's hidden inputs: a mistake keeps the
+    # share of cases it passes (partial credit within a function), below that function's points.
+    hidden = secret.hidden_inputs(course, ASSIGNMENT)
+    solution = test_assignments.solution_namespace(ASSIGNMENT)
     for student, bug in PIPELINE.items():
         if not bug:
             continue
         name, cause, _ = MISTAKES[bug]
-        expected = dict(points, **{name: 0})
+        fraction = load(ASSIGNMENT).PARTS_BY_ID[name].check(with_mistake(solution, bug), hidden).fraction
+        assert fraction < 1, (student, fraction)
+        expected = dict(points, **{name: pytest.approx(points[name] * fraction, abs=1e-3)})
         assert {grade_id: part["score"] for grade_id, part in parts_of(student).items()} == expected, student
         assert any(cause in message for message in parts_of(student)[name]["messages"]), parts_of(student)[name]
     assert "adam-calls-nnlib\tnnlib-called" in review or "adam-calls-nnlib\tnnlib-import" in review
