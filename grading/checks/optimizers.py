@@ -6,8 +6,8 @@ state use ``nnlib.optim``'s names (``Momentum``: lr, momentum, nesterov and the 
 ``velocity``; ``RMSProp``: lr, rho, eps and ``mean_square``; ``Adam``: lr, beta1, beta2,
 eps and ``m``, ``v``, ``t``), and the expected values are what those nnlib optimizers
 compute from the same state, so nnlib is the reference. Every case runs a few steps
-from a fresh state and one step from a state in the middle of a run, with parameter
-shapes (D, H) and (H,) that are never square.
+from a fresh state and one step from a state in the middle of a run, on a non-square
+weight matrix and on a bias row, so a transposed or broadcast result shows.
 """
 import numpy as np
 
