@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ("neuron", "activations", "losses", "backprop", "dropout", "architecture")
+ASSIGNMENTS = ("neuron", "activations", "losses", "backprop", "dropout", "architecture", "optimizers")
 sys.path.insert(0, str(ROOT))
 
 from grading.checks import base, load  # noqa: E402 (needs the repository root on sys.path)
