@@ -22,11 +22,11 @@ OPTIMIZER_NAMES = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
 OPTIMIZER_LABELS = {"sgd": "gradient descent", "momentum": "heavy-ball momentum", "nesterov": "Nesterov momentum",
                     "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
 LEARNING_RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
-DEFAULTS = {"optimizer": "momentum", "lr": 0.1}
+DEFAULTS = {"optimizer": "momentum", "lr": 0.03}
 # Hyperparameters other than the learning rate, the same on both problems.
 HYPER = {"momentum": 0.9, "rho": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
 # The ravine: J(w) = (curvatures[0] w1^2 + curvatures[1] w2^2) / 2, as in the chapter.
-RAVINE = {"curvatures": [0.02, 1.0], "start": [-7.0, 1.0], "steps": 100,
+RAVINE = {"curvatures": [0.02, 1.0], "start": [-7.0, 1.0], "steps": 200,
           "view": [-8.0, 4.0, -1.6, 1.6], "levels": [0.001, 0.004, 0.016, 0.06, 0.25, 1.0, 2.0]}
 # The x·sin(x) fit: fits.curve_model's 1-16-1 ReLU network (seed 0), full batch, every layer
 # trained by the chosen optimizer (no least-squares output layer, unlike the hidden-units recipe).

@@ -76,7 +76,7 @@
     svgEl("path", { d: `M${sx(0) - 5},${sy(0)}h10M${sx(0)},${sy(0) - 5}v10`, stroke: "currentColor", "stroke-width": 2 }, plot);
     const pathLine = svgEl("path", { fill: "none", stroke: PALETTE[0], "stroke-width": 1.5 }, plot);
     const dots = svgEl("g", { fill: PALETTE[0] }, plot);
-    const drawLoss = lossPanel(svg, [570, 10, 140, 235], data.fit_epochs, [-1, 2]);
+    const drawLoss = lossPanel(svg, [555, 10, 140, 235], data.fit_epochs, [-1, 2]);
     el("p", { class: "nnx-legend" }, root,
       `Left: the ravine J(w) = (${c1}·w1² + ${c2}·w2²)/2, its contours in grey, the minimum marked +, and ` +
       `the optimizer's first ${data.ravine.steps} steps from (${data.ravine.start.join(", ")}), computed in ` +
@@ -112,7 +112,8 @@
         else if (fit.epoch < fit.epochs) fitText = `the x·sin(x) fit (${who}) is training, epoch ${fit.epoch} of ${fit.epochs}`;
         else fitText = `the x·sin(x) fit (${who}) reaches train MSE ${fmt(fit.train_mse)} after ${count(fit.epochs, "epoch")}`;
       }
-      readout.textContent = `${label(name)}, learning rate ${lr}: ${ravineText}; ${fitText}.`;
+      const named = label(name);
+      readout.textContent = `${named[0].toUpperCase()}${named.slice(1)}, learning rate ${lr}: ${ravineText}; ${fitText}.`;
       title.textContent = `Path of ${label(name)} at learning rate ${lr} on an elongated quadratic valley: ` +
         `${ravineText}. Beside it, the training loss curve: ${fitText}.`;
     };

@@ -91,8 +91,8 @@ def test_the_keyboard_moves_the_rate_and_the_optimizer_and_the_picture_follows(e
     for control in host.locator("input, select").all():
         assert control.evaluate("node => node.labels.length") == 1
     default = optimization.DEFAULTS
-    assert readout.inner_text().startswith(
-        f"{optimization.OPTIMIZER_LABELS[default['optimizer']]}, learning rate {default['lr']}:")
+    assert readout.inner_text().lower().startswith(
+        f"{optimization.OPTIMIZER_LABELS[default['optimizer']]}, learning rate {default['lr']}:".lower())
     # The default's dots are the page's trajectory drawn: as many as nnlib's path has points.
     assert host.locator("circle").count() == optimization.RAVINE["steps"] + 1
 
@@ -110,7 +110,8 @@ def test_the_keyboard_moves_the_rate_and_the_optimizer_and_the_picture_follows(e
     select.focus()
     page.keyboard.press("ArrowDown")
     following = optimization.OPTIMIZER_NAMES[optimization.OPTIMIZER_NAMES.index(default["optimizer"]) + 1]
-    assert readout.inner_text().startswith(f"{optimization.OPTIMIZER_LABELS[following]}, learning rate {lower}:")
+    assert readout.inner_text().lower().startswith(
+        f"{optimization.OPTIMIZER_LABELS[following]}, learning rate {lower}:".lower())
     stored = precompute.load("optimizer")["fits"][f"{following}|{precompute.js_str(lower)}"]
     if stored["diverged_at"] is None:
         assert f"train MSE" in readout.inner_text()
