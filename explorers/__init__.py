@@ -12,12 +12,15 @@ import html
 import itertools
 import os
 
-KINDS = ("hidden_units", "activation", "regularization")
+KINDS = ("hidden_units", "activation", "regularization", "optimizer")
 TITLES = {
     "hidden_units": "Hidden-units explorer: fit y = x·sin(x)",
     "activation": "Activation explorer: a function, its derivative, where it saturates",
     "regularization": "Regularization explorer: L2 and dropout on a 20-unit classifier",
+    "optimizer": "Optimizer explorer: learning rate and optimizer on a ravine and on the x·sin(x) fit",
 }
+# Explorers whose renderer lives in a script of its own, loaded after explorers.js.
+OWN_SCRIPTS = {"optimizer": "_static/optimizer.js"}
 _counter = itertools.count(1)
 
 
@@ -49,6 +52,7 @@ class StaticExplorer:
 
     def _repr_html_(self):
         title = html.escape(TITLES[self.kind])
+        own_script = f'include("{OWN_SCRIPTS[self.kind]}")' if self.kind in OWN_SCRIPTS else "null"
         # Pages are built from book/, so the site root is "../" from them; Sphinx also
         # states it on <html data-content_root>, which wins when present. Each script is
         # included once per page however many explorers it shows.
@@ -70,6 +74,7 @@ class StaticExplorer:
     }}));
   }}
   Promise.all([include("_static/explorers.js"), include("_static/explorers-data/{self.kind}.js")])
+    .then(function () {{ return {own_script}; }})
     .then(function () {{
       var data = window.nnExplorersData["{self.kind}"];
       window.nnExplorers.render({{ model: window.nnExplorers.createStaticModel(data), el: host }});
@@ -96,7 +101,7 @@ def _explorer(kind, live, controls):
     from . import widgets
 
     cls = {"hidden_units": widgets.HiddenUnitsExplorer, "activation": widgets.ActivationExplorer,
-           "regularization": widgets.RegularizationExplorer}[kind]
+           "regularization": widgets.RegularizationExplorer, "optimizer": widgets.OptimizerExplorer}[kind]
     return cls(**controls)
 
 
@@ -118,3 +123,8 @@ def activation(live=None, **controls):
 def regularization(live=None, **controls):
     """The regularization explorer (chapter 7): ``l2``, ``drop_prob`` and ``seed`` vs decision regions."""
     return _explorer("regularization", live, controls)
+
+
+def optimizer(live=None, **controls):
+    """The optimizer explorer (optimization chapter): ``optimizer`` and ``lr`` on the ravine and the x·sin(x) fit."""
+    return _explorer("optimizer", live, controls)

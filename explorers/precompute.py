@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from . import fits
+from . import optimization as optimizer_explorer
 
 DATA_DIR = Path(__file__).resolve().parent / "static" / "explorers-data"
-KINDS = ("hidden_units", "activation", "regularization")
+KINDS = ("hidden_units", "activation", "regularization", "optimizer")
 
 
 def js_str(value):
@@ -90,6 +91,8 @@ def spec(kind):
         key = ["l2", "drop_prob", "seed"]
         settings = [dict(zip(key, values)) for values in itertools.product(*(options[name] for name in key))]
         return state, key, {"log10_loss": 100}, settings, lambda s: fits.run_regularization(data=data, **s)
+    if kind == "optimizer":
+        return optimizer_explorer.spec()
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 

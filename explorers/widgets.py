@@ -17,11 +17,14 @@ import traitlets
 import nnlib
 
 from . import fits
+from . import optimization as optimizer_explorer
 
 SCRIPT = Path(__file__).resolve().parent / "static" / "explorers.js"
 # anywidget wants an ES module with a default export; the site's classic script
 # defines the global nnExplorers, so the module is that script plus the export.
-ESM = SCRIPT.read_text(encoding="utf-8") + "\nexport default { render: globalThis.nnExplorers.render };\n"
+# Explorers with a script of their own (static/optimizer.js) follow it in the module.
+OWN_SCRIPTS = [SCRIPT.with_name("optimizer.js")]
+ESM = "\n".join(path.read_text(encoding="utf-8") for path in [SCRIPT, *OWN_SCRIPTS]) + "\nexport default { render: globalThis.nnExplorers.render };\n"
 PUSH_INTERVAL = 0.05  # seconds between two redraws while training
 
 
@@ -163,3 +166,18 @@ class RegularizationExplorer(LiveExplorer):
 
     def _run(self, settings, report):
         return fits.run_regularization(report=report, data=self._data, **settings)
+
+
+class OptimizerExplorer(LiveExplorer):
+    """An optimizer and learning rate on the ravine (drawn by the browser) and the x·sin(x) fit (trained here)."""
+
+    optimizer = traitlets.Unicode(optimizer_explorer.DEFAULTS["optimizer"]).tag(sync=True, control=True)
+    lr = traitlets.Float(optimizer_explorer.DEFAULTS["lr"]).tag(sync=True, control=True)
+
+    def __init__(self, **controls):
+        self._data = fits.curve_data()
+        super().__init__(kind="optimizer", options=optimizer_explorer.options(), data=optimizer_explorer.page_data(),
+                         **controls)
+
+    def _run(self, settings, report):
+        return optimizer_explorer.run_fit(report=report, data=self._data, **settings)

@@ -295,7 +295,7 @@ def test_data_file_holds_every_setting_and_stays_under_a_megabyte(kind):
     assert doc["state"]["fit"] == doc["fits"][precompute.fit_key(doc["state"], doc["key"])]
 
 
-SAMPLE = {"hidden_units": 3, "activation": 27, "regularization": 2}
+SAMPLE = {"hidden_units": 3, "activation": 27, "regularization": 2, "optimizer": 3}
 
 
 @pytest.mark.parametrize("kind", explorers.KINDS)

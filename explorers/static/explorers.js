@@ -428,5 +428,9 @@
     };
   }
 
-  globalThis.nnExplorers = { render, createStaticModel };
+  // Explorers in scripts of their own (static/optimizer.js) add their renderer with register(kind, fn)
+  // and draw with the same helpers.
+  const register = (kind, renderer) => { RENDERERS[kind] = renderer; };
+  const helpers = { PALETTE, el, svgEl, linear, fmt, pathData, panel, figure, control, lossPanel, count, settingOf };
+  globalThis.nnExplorers = { render, createStaticModel, register, helpers };
 })();
