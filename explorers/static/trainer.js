@@ -154,7 +154,7 @@
   // nnlib.solve_output_layer: the last layer's W, b by least squares on the last hidden
   // layer's outputs, normal equations with a ridge of `ridge` x the mean squared feature
   // on W (not on b). Returns the training MSE after the solve.
-  function solveOutput(net, x, y, n, ridge) {
+  function solveOutputLayer(net, x, y, n, ridge) {
     forward(net, x, n);
     const last = net.layers[net.layers.length - 1];
     const features = last.input;
@@ -250,17 +250,21 @@
   }
 
   // One in-page training run of the recipe for a setting; .step() is one epoch.
-  function createRun({ units, layers, activation, seed }) {
+  // solveOutput: false trains every layer by Adam and solves nothing (nnlib.fit without
+  // solve_output), which the browser test uses to follow nnlib over many steps.
+  function createRun({ units, layers, activation, seed }, { solveOutput = true } = {}) {
     const { doc, data } = shipped();
     const recipe = doc.recipe;
     const { sizes, weights } = initialWeights(units, layers, activation, seed);
     const net = createNetwork(sizes, activation, doc.activation_params[activation], weights);
     const scaled = (xs) => xs.map((v) => v / recipe.x_scale);
     const x = scaled(data.x_train), y = data.y_train, n = y.length;
-    const hidden = net.layers.slice(0, -1).flatMap((layer) => [[layer.W, layer.dW], [layer.b, layer.db]])
+    const trained = solveOutput ? net.layers.slice(0, -1) : net.layers;
+    const slots = trained.flatMap((layer) => [[layer.W, layer.dW], [layer.b, layer.db]])
       .map(([param, grad]) => ({ param, grad, m: new Float64Array(param.length), v: new Float64Array(param.length) }));
     const losses = [];
-    solveOutput(net, x, y, n, recipe.ridge);
+    const solve = () => solveOutput && solveOutputLayer(net, x, y, n, recipe.ridge);
+    solve();
 
     const predict = (xs) => forward(net, scaled(xs), xs.length);
     const error = (xs, ys) => mse(predict(xs), ys)[0];
@@ -275,8 +279,8 @@
         const [value, dout] = mse(forward(net, x, n), y);
         if (!Number.isFinite(value)) throw new Error(`the loss became ${value} at epoch ${t + 1}`);
         backward(net, dout, n);
-        adamStep(hidden, t + 1, recipe.lr * cosine(t, recipe.epochs, recipe.cosine_final), recipe);
-        solveOutput(net, x, y, n, recipe.ridge);
+        adamStep(slots, t + 1, recipe.lr * cosine(t, recipe.epochs, recipe.cosine_final), recipe);
+        solve();
         losses.push(value);
         return value;
       },
@@ -306,6 +310,6 @@
   }
 
   globalThis.nnTrainer = {
-    unpack, createNetwork, forward, backward, mse, solveOutput, adamStep, cosine, initialWeights, createRun,
+    unpack, createNetwork, forward, backward, mse, solveOutputLayer, adamStep, cosine, initialWeights, createRun,
   };
 })();
