@@ -67,9 +67,12 @@
   }
 
   // x: (N, D) -> output (N, 1); keeps each layer's input and pre-activation for backward.
-  function forward(net, x, n) {
-    let a = x;
-    net.layers.forEach((layer, l) => {
+  // Layers first..end-1 only, when given: from layer `first` on, starting at the input it
+  // kept from the last pass; up to `end`, keeping what goes into layer `end`.
+  function forward(net, x, n, first = 0, end = net.layers.length) {
+    let a = first === 0 ? x : net.layers[first].input;
+    for (let l = first; l < end; l += 1) {
+      const layer = net.layers[l];
       const { fanIn, fanOut, W, b } = layer;
       const z = new Float64Array(n * fanOut);
       for (let i = 0; i < n; i += 1) {
@@ -82,7 +85,8 @@
       layer.input = a;
       layer.z = z;
       a = l < net.layers.length - 1 ? z.map(net.f) : z;
-    });
+    }
+    if (end < net.layers.length) net.layers[end].input = a;
     return a;
   }
 
@@ -133,8 +137,14 @@
       let pivot = col;
       for (let row = col + 1; row < n; row += 1) if (Math.abs(A[row * n + col]) > Math.abs(A[pivot * n + col])) pivot = row;
       if (pivot !== col) {
-        for (let k = 0; k < n; k += 1) [A[col * n + k], A[pivot * n + k]] = [A[pivot * n + k], A[col * n + k]];
-        [r[col], r[pivot]] = [r[pivot], r[col]];
+        for (let k = 0; k < n; k += 1) {
+          const swap = A[col * n + k];
+          A[col * n + k] = A[pivot * n + k];
+          A[pivot * n + k] = swap;
+        }
+        const swap = r[col];
+        r[col] = r[pivot];
+        r[pivot] = swap;
       }
       for (let row = col + 1; row < n; row += 1) {
         const factor = A[row * n + col] / A[col * n + col];
@@ -155,25 +165,26 @@
   // layer's outputs, normal equations with a ridge of `ridge` x the mean squared feature
   // on W (not on b). Returns the training MSE after the solve.
   function solveOutputLayer(net, x, y, n, ridge) {
-    forward(net, x, n);
+    forward(net, x, n, 0, net.layers.length - 1);
     const last = net.layers[net.layers.length - 1];
     const features = last.input;
     const h = last.fanIn, m = h + 1;
-    const design = new Float64Array(n * m);
+    // The design matrix [features, 1] stored by columns: column p is columns[p * n .. p * n + n).
+    const columns = new Float64Array(m * n);
     for (let i = 0; i < n; i += 1) {
-      for (let k = 0; k < h; k += 1) design[i * m + k] = features[i * h + k];
-      design[i * m + h] = 1.0;
+      for (let k = 0; k < h; k += 1) columns[k * n + i] = features[i * h + k];
+      columns[h * n + i] = 1.0;
     }
     const gram = new Float64Array(m * m), rhs = new Float64Array(m);
     let trace = 0.0;
     for (let p = 0; p < m; p += 1) {
-      for (let q = 0; q < m; q += 1) {
+      for (let q = p; q < m; q += 1) {  // the Gram matrix is symmetric: each pair once
         let s = 0.0;
-        for (let i = 0; i < n; i += 1) s += design[i * m + p] * design[i * m + q];
-        gram[p * m + q] = s;
+        for (let i = 0; i < n; i += 1) s += columns[p * n + i] * columns[q * n + i];
+        gram[p * m + q] = gram[q * m + p] = s;
       }
       let s = 0.0;
-      for (let i = 0; i < n; i += 1) s += design[i * m + p] * y[i];
+      for (let i = 0; i < n; i += 1) s += columns[p * n + i] * y[i];
       rhs[p] = s;
       trace += gram[p * m + p];
     }
@@ -185,7 +196,7 @@
     let total = 0.0;
     for (let i = 0; i < n; i += 1) {
       let s = 0.0;
-      for (let k = 0; k < m; k += 1) s += design[i * m + k] * coef[k];
+      for (let k = 0; k < m; k += 1) s += columns[k * n + i] * coef[k];
       total += (s - y[i]) * (s - y[i]);
     }
     return total / n;
@@ -276,7 +287,8 @@
       // One epoch: the cost at the current weights, Adam on the hidden layers, then the solve.
       step() {
         const t = losses.length;
-        const [value, dout] = mse(forward(net, x, n), y);
+        // After a solve the hidden layers' outputs on x are those the solve just computed.
+        const [value, dout] = mse(forward(net, x, n, solveOutput ? net.layers.length - 1 : 0), y);
         if (!Number.isFinite(value)) throw new Error(`the loss became ${value} at epoch ${t + 1}`);
         backward(net, dout, n);
         adamStep(slots, t + 1, recipe.lr * cosine(t, recipe.epochs, recipe.cosine_final), recipe);
