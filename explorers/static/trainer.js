@@ -68,8 +68,9 @@
 
   // x: (N, D) -> output (N, 1); keeps each layer's input and pre-activation for backward.
   // Layers first..end-1 only, when given: from layer `first` on, starting at the input it
-  // kept from the last pass; up to `end`, keeping what goes into layer `end`.
-  function forward(net, x, n, first = 0, end = net.layers.length) {
+  // kept from the last pass; up to `end`, keeping what goes into layer `end`. keep = false
+  // keeps nothing (a prediction that must not disturb the training state).
+  function forward(net, x, n, first = 0, end = net.layers.length, keep = true) {
     let a = first === 0 ? x : net.layers[first].input;
     for (let l = first; l < end; l += 1) {
       const layer = net.layers[l];
@@ -82,11 +83,13 @@
           z[i * fanOut + j] = s + b[j];
         }
       }
-      layer.input = a;
-      layer.z = z;
+      if (keep) {
+        layer.input = a;
+        layer.z = z;
+      }
       a = l < net.layers.length - 1 ? z.map(net.f) : z;
     }
-    if (end < net.layers.length) net.layers[end].input = a;
+    if (keep && end < net.layers.length) net.layers[end].input = a;
     return a;
   }
 
@@ -277,7 +280,7 @@
     const solve = () => solveOutput && solveOutputLayer(net, x, y, n, recipe.ridge);
     solve();
 
-    const predict = (xs) => forward(net, scaled(xs), xs.length);
+    const predict = (xs) => forward(net, scaled(xs), xs.length, 0, net.layers.length, false);
     const error = (xs, ys) => mse(predict(xs), ys)[0];
     return {
       net,

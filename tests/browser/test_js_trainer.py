@@ -204,3 +204,73 @@ def test_fits_trained_in_the_page_pass_the_shipped_fits_quality_checks(js_train_
     check_wider_is_not_worse(medians)
     if (activation, layers) == ("relu", 1):
         check_one_relu_layer_fits_the_curve(medians)
+
+
+# --- The explorer's in-page training on the built site ----------------------------------
+
+HOST = ".nn-explorer[data-explorer=hidden_units]"
+
+
+def press(page, button, key="Enter"):
+    """Press a button from the keyboard, as a keyboard user would."""
+    button.focus()
+    page.keyboard.press(key)
+
+
+def shown(host):
+    return {"curve": host.locator("svg path[stroke='#0072B2']").get_attribute("d"),
+            "loss": host.locator("svg path[stroke='#009E73']").get_attribute("d"),
+            "readout": host.locator(".nnx-readout").inner_text(),
+            "title": host.locator("svg title").text_content()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_explorer_trains_in_the_page_from_the_keyboard(open_site_page, mode):
+    page, problems = open_site_page("book/explorers.html", mode)
+    host = page.locator(HOST).first
+    play = host.get_by_role("button", name="Train in the page")
+    step = host.get_by_role("button", name="Step one epoch")
+    reset = host.get_by_role("button", name="Reset to the start")
+    speed = host.get_by_label("Epochs per frame")
+    page.wait_for_function(f"() => !document.querySelector('{HOST} button').disabled")
+    precomputed = shown(host)
+    assert "after 300 epochs" in precomputed["readout"] and "in this page" not in precomputed["readout"]
+
+    # One step at a time: the readout, the picture's description, the curve and the loss move together.
+    press(page, step)
+    first = shown(host)
+    assert "epoch 1 of 300 in this page" in first["readout"] and "epoch 1 of 300 in this page" in first["title"]
+    assert first["curve"] != precomputed["curve"]
+    for _ in range(4):
+        press(page, step, "Space")
+    fifth = shown(host)
+    assert "epoch 5 of 300 in this page" in fifth["readout"]
+    assert len(fifth["loss"]) > len(first["loss"]) and fifth["curve"] != first["curve"]
+
+    # Playing at one epoch per frame (300 frames), then pausing: whatever epoch the readout
+    # names, the curve drawn is the one that epoch's state gives when stepped to one by one.
+    speed.focus()
+    page.keyboard.press("Home")
+    assert speed.input_value() == "1"
+    toggle = host.locator("button[aria-pressed]")
+    press(page, play)
+    assert toggle.get_attribute("aria-pressed") == "true" and toggle.inner_text() == "Pause"
+    page.wait_for_timeout(300)
+    press(page, toggle)
+    assert toggle.get_attribute("aria-pressed") == "false"
+    paused = shown(host)
+    epoch = int(paused["readout"].split("epoch ")[1].split(" ")[0])
+    assert 5 < epoch < 300, paused["readout"]
+    press(page, reset)
+    assert "epoch 0 of 300 in this page" in shown(host)["readout"]
+    for _ in range(epoch):
+        step.click()
+    assert shown(host) == paused
+
+    # A new setting discards the run and shows its precomputed fit.
+    units = host.get_by_label("Hidden units per layer")
+    units.focus()
+    page.keyboard.press("ArrowRight")
+    moved = shown(host)
+    assert "after 300 epochs" in moved["readout"] and "in this page" not in moved["readout"]
+    assert not problems, problems.report()
