@@ -261,9 +261,10 @@
     const speedBox = el("div", { class: "nnx-control" }, box);
     const speedId = `nnx-control-${++uniqueId}`;
     el("label", { for: speedId }, speedBox, "Epochs per frame");
-    const speed = el("select", { id: speedId, name: "epochs_per_frame" }, speedBox);
-    for (const value of [1, 2, 5, 10, 25]) el("option", { value }, speed, String(value));
-    speed.value = "2";
+    // A number field, not a slider: changing the speed changes no picture.
+    const speed = el("input", { id: speedId, name: "epochs_per_frame", type: "number", min: 1, max: 50, step: 1,
+      value: 2, inputmode: "numeric", style: "width: 4em" }, speedBox);
+    const epochsPerFrame = () => Math.min(50, Math.max(1, Math.round(Number(speed.value)) || 1));
     const status = el("p", { class: "nnx-legend nnx-train-status" }, root,
       "Shown: the fit precomputed with nnlib. Loading the in-page trainer…");
     let run = null, frame = null;
@@ -288,7 +289,7 @@
       }
     };
     const tick = guarded(() => {
-      for (let i = 0; i < Number(speed.value) && !run.done(); i += 1) run.step();
+      for (let i = 0, count = epochsPerFrame(); i < count && !run.done(); i += 1) run.step();
       show();
       if (run.done()) pause();
       else frame = requestAnimationFrame(tick);

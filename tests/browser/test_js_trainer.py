@@ -250,7 +250,7 @@ def test_the_explorer_trains_in_the_page_from_the_keyboard(open_site_page, mode)
     # Playing at one epoch per frame (300 frames), then pausing: whatever epoch the readout
     # names, the curve drawn is the one that epoch's state gives when stepped to one by one.
     speed.focus()
-    page.keyboard.press("Home")
+    page.keyboard.press("ArrowDown")
     assert speed.input_value() == "1"
     toggle = host.locator("button[aria-pressed]")
     press(page, play)
