@@ -9,6 +9,9 @@ as integers: a field listed in the file's ``scale`` holds round(value * scale).
     .venv/bin/python -m explorers.precompute activation # one of them
     .venv/bin/python -m explorers.precompute --check    # recompute all, compare, write nothing
 
+hidden_units also writes hidden_units_init.js, what the page's own trainer starts from
+(see trainer_data.py).
+
 File layout (the static page's model shim in static/explorers.js reads it):
     kind   which explorer
     state  the widget's initial traits: its controls, ``options`` and ``data``
