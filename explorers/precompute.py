@@ -9,6 +9,9 @@ as integers: a field listed in the file's ``scale`` holds round(value * scale).
     .venv/bin/python -m explorers.precompute activation # one of them
     .venv/bin/python -m explorers.precompute --check    # recompute all, compare, write nothing
 
+hidden_units also writes hidden_units_init.js, what the page's own trainer starts from
+(see trainer_data.py).
+
 File layout (the static page's model shim in static/explorers.js reads it):
     kind   which explorer
     state  the widget's initial traits: its controls, ``options`` and ``data``
@@ -173,6 +176,16 @@ def main():
         else:
             path.write_text(text)
             print(f"{kind}: {len(text) / 1024:.0f} KiB in {time.perf_counter() - start:.0f} s")
+        if kind == "hidden_units":  # and what the page's own trainer starts from (trainer_data.py)
+            from . import trainer_data
+
+            init_text, init_path = script(trainer_data.KIND, trainer_data.build()), data_path(trainer_data.KIND)
+            if args.check:
+                same = init_path.exists() and init_path.read_text() == init_text
+                print(f"{trainer_data.KIND}: {'matches' if same else 'DIFFERS from'} {init_path.name}")
+                stale += [] if same or kind in stale else [kind]
+            else:
+                init_path.write_text(init_text)
     if stale:
         sys.exit(f"stale data: {', '.join(stale)}; run python -m explorers.precompute {' '.join(stale)}")
 

@@ -18,6 +18,8 @@
 (function () {
   "use strict";
   if (globalThis.nnExplorers) return;  // a page with several explorers includes this once per explorer
+  // Where this script was loaded from: the in-page trainer (trainer.js) sits beside it.
+  const SCRIPT_SRC = document.currentScript ? document.currentScript.src : null;
 
   const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -203,8 +205,8 @@
       "its kink for ReLU and leaky ReLU, the middle of its bend for the smooth activations. Right: the training loss.");
     const readout = el("p", { class: "nnx-readout", "aria-live": "polite" }, root);
 
-    const draw = () => {
-      const fit = model.get("fit");
+    // Draws `fit` (default: the model's): the curve, loss, readout and title all from it.
+    const draw = (fit = model.get("fit")) => {
       if (!fit || !fit.y) {
         readout.textContent = title.textContent = (fit && fit.error) || "No fit for these settings.";
         return;
@@ -217,7 +219,8 @@
       hinges.replaceChildren(...fit.hinges.map((x) => svgEl("line", { x1: sx(x), x2: sx(x), y1: 10, y2: 245 })));
       drawLoss(fit);
       const shape = Array(layers).fill(units).join("-");
-      const status = fit.epoch < fit.epochs ? `training, epoch ${fit.epoch} of ${fit.epochs}` : `after ${fit.epochs} epochs`;
+      const status = (fit.epoch < fit.epochs ? `training, epoch ${fit.epoch} of ${fit.epochs}` : `after ${fit.epochs} epochs`) +
+        (fit.in_page ? " in this page" : "");
       readout.textContent =
         `Network 1-${shape}-1 (${activation}, seed ${setting("seed")}): ${count(fit.params, "parameter")}; ` +
         `train MSE ${fmt(fit.train_mse)}, test MSE ${fmt(fit.test_mse)}, ${status}` +
@@ -227,8 +230,101 @@
         `(seed ${setting("seed")}), ` +
         `${status}: test mean squared error ${fmt(fit.test_mse)}.`;
     };
-    model.on("change:fit", draw);
+    const training = model.static && SCRIPT_SRC ? trainInPage(model, root, draw) : null;
+    model.on("change:fit", () => {
+      if (training) training.discard();
+      draw();
+    });
     draw();
+  }
+
+  // Include a classic script that sits beside this one (relative to explorers.js), once.
+  const included = {};
+  function includeBeside(path) {
+    return included[path] || (included[path] = new Promise((resolve, reject) => {
+      const script = el("script", { src: new URL(path, SCRIPT_SRC).href });
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`could not load ${path}`));
+      document.head.appendChild(script);
+    }));
+  }
+
+  // The static page's own training (trainer.js): play/pause, one step, reset and speed.
+  // The precomputed fit stays the first frame; a run starts from the weights nnlib
+  // draws for the setting and each frame draws one snapshot of it, so the curve and
+  // the readout always show the same state. Returns { discard } for a new setting.
+  function trainInPage(model, root, draw) {
+    const box = el("div", { class: "nnx-controls", role: "group", "aria-label": "Train this network in the page" }, root);
+    const play = el("button", { type: "button", "aria-pressed": "false", disabled: "" }, box, "Train in the page");
+    const step = el("button", { type: "button", disabled: "" }, box, "Step one epoch");
+    const reset = el("button", { type: "button", disabled: "" }, box, "Reset to the start");
+    const speedBox = el("div", { class: "nnx-control" }, box);
+    const speedId = `nnx-control-${++uniqueId}`;
+    el("label", { for: speedId }, speedBox, "Epochs per frame");
+    // A number field, not a slider: changing the speed changes no picture.
+    const speed = el("input", { id: speedId, name: "epochs_per_frame", type: "number", min: 1, max: 50, step: 1,
+      value: 2, inputmode: "numeric", style: "width: 4em" }, speedBox);
+    const epochsPerFrame = () => Math.min(50, Math.max(1, Math.round(Number(speed.value)) || 1));
+    const status = el("p", { class: "nnx-legend nnx-train-status" }, root,
+      "Shown: the fit precomputed with nnlib. Loading the in-page trainer…");
+    let run = null, frame = null;
+    const setting = () => Object.fromEntries(["units", "layers", "activation", "seed"].map((name) => [name, model.get(name)]));
+    const show = () => {
+      draw(run.snapshot());
+      status.textContent = `Shown: this page's own training run from nnlib's starting weights, epoch ${run.epoch}.`;
+    };
+    const pause = () => {
+      if (frame !== null) cancelAnimationFrame(frame);
+      frame = null;
+      play.setAttribute("aria-pressed", "false");
+      play.textContent = "Train in the page";
+    };
+    const start = () => (run = globalThis.nnTrainer.createRun(setting()));
+    const guarded = (action) => () => {
+      try {
+        action();
+      } catch (error) {
+        pause();
+        status.textContent = `In-page training stopped: ${error.message}.`;
+      }
+    };
+    const tick = guarded(() => {
+      for (let i = 0, count = epochsPerFrame(); i < count && !run.done(); i += 1) run.step();
+      show();
+      if (run.done()) pause();
+      else frame = requestAnimationFrame(tick);
+    });
+    play.addEventListener("click", guarded(() => {
+      if (frame !== null) return pause();
+      if (!run || run.done()) start();
+      play.setAttribute("aria-pressed", "true");
+      play.textContent = "Pause";
+      frame = requestAnimationFrame(tick);
+    }));
+    step.addEventListener("click", guarded(() => {
+      pause();
+      if (!run) start();
+      if (!run.done()) run.step();
+      show();
+    }));
+    reset.addEventListener("click", guarded(() => {
+      pause();
+      start();
+      show();
+    }));
+    Promise.all([includeBeside("trainer.js"), includeBeside("explorers-data/hidden_units_init.js")]).then(() => {
+      for (const button of [play, step, reset]) button.removeAttribute("disabled");
+      status.textContent = "Shown: the fit precomputed with nnlib. Train in the page to watch it learn from the start.";
+    }, (error) => {
+      status.textContent = `In-page training is unavailable (${error.message}); the precomputed fit is shown.`;
+    });
+    return {
+      discard() {
+        pause();
+        run = null;
+        status.textContent = "Shown: the fit precomputed with nnlib. Train in the page to watch it learn from the start.";
+      },
+    };
   }
 
   function renderActivation(model, root) {
@@ -408,6 +504,7 @@
     const pending = new Set();
     const emit = (event) => (listeners.get(event) || []).slice().forEach((cb) => cb());
     return {
+      static: true,  // no kernel: the hidden-units explorer may train in the page (trainInPage)
       get: (name) => state[name],
       set: (name, value) => {
         state[name] = value;
