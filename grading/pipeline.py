@@ -21,6 +21,7 @@ human look; names and details with visible escapes, see ``feedback.visible``) an
 the exit status is the table ``REPORT_KINDS``.
 """
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import json
@@ -177,6 +178,7 @@ class Settings:
     timeouts: judge.Timeouts = dataclasses.field(default_factory=judge.Timeouts)
     limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
     quiet: bool = False
+    scheduler: str = ""                 # a Dask scheduler's address: grade there (grading/cluster.py)
 
 
 @dataclasses.dataclass
@@ -437,28 +439,23 @@ def run(settings):
     students = [check_student_name(name) for name in settings.students] or \
         discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
-    jobs = settings.jobs or multiprocessing.cpu_count()
     results = {}
-    context = multiprocessing.get_context("fork")
-    _FORKED["course"] = course
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
-                                                initializer=_die_with_parent) as pool:
-        futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
-        # The pool grades while this process loads nbgrader (seconds) and registers the
-        # assignment; it forked before, so no database connection is shared with it.
+    if settings.scheduler:  # one Dask task per submission (grading/cluster.py)
+        from grading import cluster
+
+        batch = cluster.grade_batch(settings, course, students)
+    else:
+        batch = _local_batch(settings, course, students)
+    with batch as arriving:
+        # The pool (or the cluster) grades while this process loads nbgrader (seconds) and
+        # registers the assignment; the pool forked before, so it shares no database connection.
         from grading.gradebook import Writer
 
         writer = Writer(course.db_url, course.course_id)
         writer.register_assignment(settings.assignment, course.template)
-        for future in concurrent.futures.as_completed(futures):
-            student = futures[future]
-            try:
-                result = future.result()
-            except Exception as error:  # noqa: BLE001 (a grading process died)
-                result = {"student": student, "parts": {}, "seconds": 0.0,
-                          "flags": [("internal-error", f"the grading process failed: {error!r}")]}
+        for result in arriving:
             _record(writer, settings, course, result)
-            results[student] = result
+            results[result["student"]] = result
             log.student(result)
     scores = writer.final_scores(settings.assignment, course.template.name, [s for s in students if usable_name(s)],
                                  [part.grade_id for part in course.parts])
@@ -466,6 +463,27 @@ def run(settings):
     paths = write_reports(course, settings, results, scores)
     log.finish(results, paths)
     return exit_status(results)
+
+
+@contextlib.contextmanager
+def _local_batch(settings, course, students):
+    """Grade in a pool of forked processes; yields an iterator of results as they arrive."""
+    jobs = settings.jobs or multiprocessing.cpu_count()
+    context = multiprocessing.get_context("fork")
+    _FORKED["course"] = course
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
+                                                initializer=_die_with_parent) as pool:
+        futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
+
+        def arriving():
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as error:  # noqa: BLE001 (a grading process died)
+                    yield {"student": futures[future], "parts": {}, "seconds": 0.0,
+                           "flags": [("internal-error", f"the grading process failed: {error!r}")]}
+
+        yield arriving()
 
 
 def _record(writer, settings, course, result):
