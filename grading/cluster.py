@@ -24,12 +24,13 @@ student, so no row is lost or recorded twice. A task whose workers keep dying (D
 import contextlib
 import functools
 import hashlib
+import socket
 import sys
 import tempfile
 import uuid
 from pathlib import Path, PurePosixPath
 
-from grading import pipeline
+from grading import pipeline, sandbox
 from grading.checks import load as load_checks
 
 PACKAGES = ("grading", "nnlib")         # the code whose fingerprint workers must share
@@ -96,6 +97,10 @@ def grade_task(description, settings, student, files):
                                              f"(fingerprint {code_fingerprint()[:12]}, instructor's "
                                              f"{description['fingerprint'][:12]}): install the same course "
                                              f"environment on every worker")]}
+    if settings.use_bwrap and not sandbox.bwrap_available():
+        return {"student": student, "parts": {}, "seconds": 0.0, "outputs": [],
+                "flags": [("internal-error", f"{sandbox.BWRAP} not found on the worker {socket.gethostname()}: "
+                                             f"install bubblewrap on every worker")]}
     parts = list(load_checks(description["assignment"]).PARTS)
     found = [(part.grade_id, float(part.points)) for part in parts]
     if found != description["parts"]:  # cannot happen with equal fingerprints; checked all the same
