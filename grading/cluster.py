@@ -107,7 +107,8 @@ def grade_task(description, settings, student, files):
         raise RuntimeError(f"the worker's checks grade {found}, the instructor's {description['parts']}")
     with tempfile.TemporaryDirectory(prefix="grading-task-") as folder:
         root = Path(folder)
-        course = pipeline.Course(root, "", description["course_id"], description["template"], None, parts)
+        course = pipeline.Course(root=root, db_url="", course_id=description["course_id"],
+                                 template=description["template"], source_path=None, parts=parts)
         if files is not None:
             submission = root / "submitted" / student / settings.assignment
             submission.mkdir(parents=True)
