@@ -21,7 +21,6 @@ human look; names and details with visible escapes, see ``feedback.visible``) an
 the exit status is the table ``REPORT_KINDS``.
 """
 import concurrent.futures
-import contextlib
 import csv
 import dataclasses
 import json
@@ -191,6 +190,7 @@ class Course:
     template: repair.Template
     source_path: Path
     parts: list
+    collect: object = repair.collect    # step 1's walk (a Dask worker replays the instructor's, cluster.py)
 
 
 def load_course(settings):
@@ -324,7 +324,7 @@ def _grade(settings, course, student, result):
             flags.append(("refused-file", f"{shown} {refused}; not graded"))
             exists = False
             break
-    collected = repair.collect(folder) if exists else repair.Collected([], [], [])
+    collected = course.collect(folder) if exists else repair.Collected([], [], [])
     flags += [(flag.kind, flag.detail) for flag in collected.flags]
     path, found = repair.locate(folder, template.name, collected) if exists else (None, [])
     if not exists and not any(kind == "refused-file" for kind, _ in flags):
@@ -440,22 +440,23 @@ def run(settings):
         discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
     results = {}
-    if settings.scheduler:  # one Dask task per submission (grading/cluster.py)
-        from grading import cluster
-
-        batch = cluster.grade_batch(settings, course, students)
-    else:
-        batch = _local_batch(settings, course, students)
-    with batch as arriving:
-        # The pool (or the cluster) grades while this process loads nbgrader (seconds) and
-        # registers the assignment; the pool forked before, so it shares no database connection.
+    with _executor(settings, course) as pool:
+        futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
+        # The pool grades while this process loads nbgrader (seconds) and registers the
+        # assignment; it forked before, so no database connection is shared with it.
         from grading.gradebook import Writer
 
         writer = Writer(course.db_url, course.course_id)
         writer.register_assignment(settings.assignment, course.template)
-        for result in arriving:
+        for future in concurrent.futures.as_completed(futures):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 (a grading process died)
+                result = {"student": student, "parts": {}, "seconds": 0.0,
+                          "flags": [("internal-error", f"the grading process failed: {error!r}")]}
             _record(writer, settings, course, result)
-            results[result["student"]] = result
+            results[student] = result
             log.student(result)
     scores = writer.final_scores(settings.assignment, course.template.name, [s for s in students if usable_name(s)],
                                  [part.grade_id for part in course.parts])
@@ -465,25 +466,16 @@ def run(settings):
     return exit_status(results)
 
 
-@contextlib.contextmanager
-def _local_batch(settings, course, students):
-    """Grade in a pool of forked processes; yields an iterator of results as they arrive."""
-    jobs = settings.jobs or multiprocessing.cpu_count()
-    context = multiprocessing.get_context("fork")
+def _executor(settings, course):
+    """Where submissions are graded: forked processes here, or a Dask cluster (``--scheduler``)."""
+    if settings.scheduler:
+        from grading import cluster
+
+        return cluster.Executor(settings, course)
     _FORKED["course"] = course
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
-                                                initializer=_die_with_parent) as pool:
-        futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
-
-        def arriving():
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as error:  # noqa: BLE001 (a grading process died)
-                    yield {"student": futures[future], "parts": {}, "seconds": 0.0,
-                           "flags": [("internal-error", f"the grading process failed: {error!r}")]}
-
-        yield arriving()
+    return concurrent.futures.ProcessPoolExecutor(max_workers=max(1, settings.jobs or multiprocessing.cpu_count()),
+                                                  mp_context=multiprocessing.get_context("fork"),
+                                                  initializer=_die_with_parent)
 
 
 def _record(writer, settings, course, result):

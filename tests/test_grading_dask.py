@@ -1,17 +1,19 @@
 """Grading on a Dask cluster: ``python -m grading backprop --scheduler ADDRESS``.
 
-A real ``dask scheduler`` and two ``dask worker`` processes (one thread each) run on
-127.0.0.1 only (their HTTP endpoints too), with no dashboard, so nothing listens beyond the
-loopback. A class of 32
-simulated submissions (correct, wrong in different parts, untouched, misnamed, missing,
-one with an extra data file, one with a slow exploration cell) is graded once locally
-and then through the scheduler; every output must be the same. A second cluster run
-kills the worker that is grading the slow submission, mid-task: its task runs again on
-the other worker and the batch is still complete, with no row lost or duplicated.
+One real ``dask scheduler`` and two ``dask worker`` processes (one thread each) run on
+127.0.0.1 only (their HTTP endpoints too), shared by the whole module. A class of 36
+simulated submissions (correct, wrong in different parts, untouched, misnamed, a data file,
+links, FIFOs and hard links beside an honest notebook, folders that are links, a missing
+notebook, one with a slow exploration cell) is graded once locally (shared by the module),
+and once through the scheduler with the worker that grades the slow submission killed
+mid-task: its task runs again on the other worker, and every output (scores.csv, the
+reports, results.json but the seconds, feedback pages, autograded notebooks, gradebook rows)
+equals the local run's. Both courses hold the same grading secret, as a re-grade does.
 Every process the tests start is stopped at the end (fixtures with ``finally``).
 """
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -41,13 +43,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # (how many students, answer cell replacements or None for the untouched release, file name)
 MIX = [
-    (18, {}, None),
+    (16, {}, None),
     (3, {"answer_affine_forward": cases.NO_BIAS}, None),
     (3, {"answer_relu_forward": cases.ABS_RELU}, None),
     (3, {"answer_softmax_cross_entropy": cases.NAIVE_SOFTMAX}, None),
     (2, None, None),
     (1, {}, "my-backprop.ipynb"),
 ]
+# Graded by the instructor's process itself (no code of theirs can run): folders that are links.
+NO_TASK = ["student-linked-folder", "student-linked-assignment", "student-empty"]
 
 
 def build_course(folder):
@@ -55,6 +59,7 @@ def build_course(folder):
     shutil.copy(REPO / "nbgrader_config.py", folder)
     for kind in ("solutions", "exercises"):
         shutil.copytree(REPO / kind / ASSIGNMENT, folder / kind / ASSIGNMENT)
+    cases.submit(cases.answered())(folder, "reference")
     number = 0
     for count, replace, filename in MIX:
         for _ in range(count):
@@ -65,6 +70,14 @@ def build_course(folder):
     (folder / "submitted" / "student-empty" / ASSIGNMENT).mkdir(parents=True)
     cases.submit(cases.answered())(folder, "student-datafile")
     (folder / "submitted" / "student-datafile" / ASSIGNMENT / "weights.npy").write_bytes(b"\x93NUMPY" * 1000)
+    # The collect step's refusals: links, a FIFO and a hard link beside an honest notebook (whose
+    # relu_forward is right only if none of them reached the sandbox), a notebook that is a FIFO,
+    # a notebook that is a link to the solutions, folders that are links.
+    cases.honest_with_links(folder, "student-links")
+    cases.fifo_notebook(folder, "student-fifo")
+    cases.symlinked_notebook(cases.solution_path)(folder, "student-symlinked-notebook")
+    cases.symlinked_student_folder(folder, "student-linked-folder")
+    cases.symlinked_assignment_folder(folder, "student-linked-assignment")
     # Honest, with an exploration cell that sleeps: its task runs long enough to be killed mid-task.
     slow = cases.answered(add_after={"answer_relu_backward": ["import time\ntime.sleep(4)\n"]})
     cases.submit(slow)(folder, SLOW_STUDENT)
@@ -186,11 +199,11 @@ class Cluster:
             _stop(process)
 
 
-@pytest.fixture
-def cluster(tmp_path):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
     cluster = None
     try:
-        cluster = Cluster(tmp_path)
+        cluster = Cluster(tmp_path_factory.mktemp("cluster"))
         yield cluster
     finally:
         if cluster is not None:
@@ -203,6 +216,16 @@ def local_run(tmp_path_factory):
     status, _, err = finish(grade(course))
     assert status == 0, err[-3000:]
     return course, Outputs(course)
+
+
+def same_secret(local_course, course):
+    """Give ``course`` the local run's grading secret (as a re-grade of the same course has)."""
+    from grading import secret
+
+    target = secret.secret_path(course)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(secret.secret_path(local_course), target)
+    target.chmod(0o600)
 
 
 def listening_ports(pids):
@@ -245,39 +268,38 @@ def test_the_cluster_listens_on_the_loopback_only(cluster):
     assert {address for address, _ in ports} == {loopback}, ports
 
 
-def test_a_class_graded_on_the_cluster_matches_the_local_run(local_run, cluster, tmp_path):
-    _, local = local_run
+def executing(cluster):
+    """{worker address: [keys of the tasks it is running now]}, asked of each worker."""
+    return cluster.client.run(lambda dask_worker: [str(task.key) for task in dask_worker.state.executing])
+
+
+def test_a_class_graded_on_the_cluster_with_a_worker_killed_matches_the_local_run(local_run, cluster, tmp_path):
+    from grading import cluster as dask_grading, pipeline
+
+    local_course, local = local_run
     assert len(local.scores) >= 30
     course = build_course(tmp_path / "course")
+    same_secret(local_course, course)
+    students = pipeline.discover_students(course, ASSIGNMENT)
+    assert sorted(path.name for path in (course / "submitted").iterdir()) == students
+    fake = pipeline.Course(course, "", "", None, None, [])
+    on_cluster = [student for student in students if not dask_grading.runs_no_code(fake, student, ASSIGNMENT)]
+    assert sorted(set(students) - set(on_cluster)) == sorted(NO_TASK)
+    slow_key = f"grade-{ASSIGNMENT}-{on_cluster.index(SLOW_STUDENT):06d}-"
     cluster.client.get_task_stream()  # starts the scheduler's record of which worker ran what
     started = time.time()
-    status, _, err = finish(grade(course, "--scheduler", cluster.address))
-    assert status == 0, err[-3000:]
-    remote = Outputs(course)
-    assert_same_outputs(local, remote)
-    ran = [task for task in cluster.client.get_task_stream(start=started)
-           if str(task["key"]).startswith(f"grade-{ASSIGNMENT}-")]
-    assert len(ran) == len(local.scores)  # one task per submission, each run once
-    assert {task["worker"] for task in ran} == set(cluster.client.scheduler_info()["workers"])
-
-
-def test_a_worker_killed_mid_task_loses_no_row_and_duplicates_none(local_run, cluster, tmp_path):
-    _, local = local_run
-    course = build_course(tmp_path / "course")
-    students = sorted(path.name for path in (course / "submitted").iterdir())
-    slow_key = f"grade-{ASSIGNMENT}-{students.index(SLOW_STUDENT):06d}-"
     process = grade(course, "--scheduler", cluster.address)
     killed = None
     try:
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
         while killed is None and time.monotonic() < deadline and process.poll() is None:
-            for address, keys in cluster.client.processing().items():
-                if any(str(key).startswith(slow_key) for key in keys):
-                    time.sleep(1.0)  # well inside the slow task (its cells sleep 4 s, twice)
+            for address, keys in executing(cluster).items():
+                if any(key.startswith(slow_key) for key in keys):
+                    time.sleep(1.0)  # well inside the slow task (its cell sleeps 4 s, in each of two runs)
                     killed = cluster.worker_process(address)
                     _stop(killed)
                     break
-            time.sleep(0.05)
+            time.sleep(0.1)
         assert killed is not None, "never saw the slow submission being graded"
         status, _, err = finish(process)
     finally:
@@ -290,6 +312,15 @@ def test_a_worker_killed_mid_task_loses_no_row_and_duplicates_none(local_run, cl
     assert_same_outputs(local, remote)
     progress = [match.group(1) for match in re.finditer(r"^\[ *\d+/\d+\] (\S+)", err, re.M)]
     assert sorted(progress) == students  # every student exactly once
+    ran = [task for task in cluster.client.get_task_stream(start=started)
+           if str(task["key"]).startswith(f"grade-{ASSIGNMENT}-")]
+    keys = [str(task["key"]) for task in ran]
+    assert len(keys) == len(set(keys)) == len(on_cluster)  # one finished task per submission sent
+    assert any(key.startswith(slow_key) for key in keys)   # the killed worker's task ran again
+    assert len({task["worker"] for task in ran}) == 2       # both workers graded (one before it died)
+    # The links' submission was graded right: nothing the collect step refused reached its sandbox.
+    links = {row["student"]: row for row in remote.scores}["student-links"]
+    assert float(links["total"]) == float(links["max_total"]), links
 
 
 def test_without_a_reachable_scheduler_the_command_says_so(tmp_path):
@@ -310,20 +341,71 @@ def test_a_task_grades_from_its_arguments_alone(local_run, tmp_path):
     from grading import cluster, pipeline
 
     course_dir, local = local_run
-    settings = pipeline.Settings(course_dir=course_dir, assignment=ASSIGNMENT)
+    settings = pipeline.Settings(course_dir=course_dir, assignment=ASSIGNMENT,
+                                 timeouts=pipeline.judge.Timeouts(call=3, cell=10, part=20, notebook=60))
     course = pipeline.load_course(settings)
     description = cluster.describe_course(settings, course)
-    files = cluster.collect_files(course_dir / "submitted" / "student-datafile" / ASSIGNMENT)
-    assert [name for name, _ in files] == [f"{ASSIGNMENT}.ipynb", "weights.npy"]
-    elsewhere = pipeline.Settings(course_dir=tmp_path / "no-such-course", assignment=ASSIGNMENT,
-                                  timeouts=settings.timeouts)
-    result = cluster.grade_task(description, elsewhere, "student-datafile", files)
+    collected, files = cluster.snapshot(course_dir / "submitted" / "student-datafile" / ASSIGNMENT)
+    assert sorted(files) == [f"{ASSIGNMENT}.ipynb", "weights.npy"]
+    elsewhere = dataclasses.replace(settings, course_dir=tmp_path / "no-such-course")
+    result = cluster.grade_task(description, elsewhere, "student-datafile", collected, files)
     outputs = result.pop("outputs")
     result.pop("seconds")
-    assert json.loads(json.dumps(result, default=str)) == local.results["student-datafile"]
+    expected = dict(local.results["student-datafile"])
+    assert json.loads(json.dumps(result, default=str)) == expected
     assert {name for name, _ in outputs} == {f"feedback/student-datafile/{ASSIGNMENT}/{ASSIGNMENT}.html",
                                               f"autograded/student-datafile/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"}
     assert not (tmp_path / "no-such-course").exists()
+
+
+def test_the_snapshot_is_the_pipelines_collect_step(local_run):
+    """Links, FIFOs and hard links are refused on the instructor's disk, with the local run's lines."""
+    from grading import cluster, repair
+
+    course_dir, local = local_run
+    folder = course_dir / "submitted" / "student-links" / ASSIGNMENT
+    collected, files = cluster.snapshot(folder)
+    assert collected == repair.collect(folder)
+    assert sorted(files) == [f"{ASSIGNMENT}.ipynb", "data/table.csv"]
+    assert files["data/table.csv"] == (folder / "data" / "table.csv").read_bytes()
+    refused = sorted(detail for kind, detail in local.results["student-links"]["flags"] if kind == "refused-file")
+    assert sorted(flag.detail for flag in collected.flags) == refused and len(refused) == 5
+
+
+def test_a_file_over_the_copy_budget_travels_as_its_size(tmp_path, monkeypatch):
+    from grading import cluster, repair
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / f"{ASSIGNMENT}.ipynb").write_bytes(b"{}" * 10)
+    (folder / "big.bin").write_bytes(b"x" * 5000)
+    (folder / "small.bin").write_bytes(b"y" * 10)
+    monkeypatch.setattr(repair, "MAX_COPY_BYTES", 1000)
+    collected, files = cluster.snapshot(folder)
+    assert files == {f"{ASSIGNMENT}.ipynb": b"{}" * 10, "big.bin": 5000, "small.bin": b"y" * 10}
+    description = {"assignment": ASSIGNMENT, "secret": "ab" * 32}
+    rebuilt = cluster.rebuild(tmp_path / "task", description, "someone", collected, files)
+    assert (rebuilt / "big.bin").stat().st_size == 5000
+    # The copy step refuses the rebuilt file exactly as it refuses the original.
+    here = repair.copy_collected(folder, collected, tmp_path / "copy-here", budget=1000)
+    there = repair.copy_collected(rebuilt, collected, tmp_path / "copy-there", budget=1000)
+    assert here == there and [flag.detail for flag in here] == ["big.bin: too large (5,000 bytes; the limit is "
+                                                                 "980); not copied"]
+
+
+def test_a_task_carries_the_courses_secret(local_run, tmp_path):
+    """The worker's hidden inputs come from the instructor's secret, written with mode 0600."""
+    from grading import cluster, pipeline, secret
+
+    course_dir, _ = local_run
+    settings = pipeline.Settings(course_dir=course_dir, assignment=ASSIGNMENT)
+    description = cluster.describe_course(settings, pipeline.load_course(settings))
+    collected, files = cluster.snapshot(course_dir / "submitted" / "reference" / ASSIGNMENT)
+    cluster.rebuild(tmp_path, description, "reference", collected, files)
+    assert secret.secret_path(tmp_path).stat().st_mode & 0o777 == 0o600
+    assert secret.load_or_create(tmp_path) == secret.load_or_create(course_dir)
+    here = secret.hidden_inputs(course_dir, ASSIGNMENT).for_part("p").seeds(6)
+    assert secret.hidden_inputs(tmp_path, ASSIGNMENT).for_part("p").seeds(6) == here
 
 
 def test_a_task_refuses_a_worker_with_different_grading_code(local_run):
@@ -332,7 +414,8 @@ def test_a_task_refuses_a_worker_with_different_grading_code(local_run):
     course_dir, _ = local_run
     settings = pipeline.Settings(course_dir=course_dir, assignment=ASSIGNMENT)
     description = dict(cluster.describe_course(settings, pipeline.load_course(settings)), fingerprint="0" * 64)
-    result = cluster.grade_task(description, settings, "student000", [])
+    collected, files = cluster.snapshot(course_dir / "submitted" / "reference" / ASSIGNMENT)
+    result = cluster.grade_task(description, settings, "student000", collected, files)
     assert result["parts"] == {} and result["outputs"] == []
     [(kind, detail)] = result["flags"]
     assert kind == "internal-error" and "differs from the instructor's" in detail
