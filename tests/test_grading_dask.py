@@ -51,7 +51,7 @@ MIX = [
     (1, {}, "my-backprop.ipynb"),
 ]
 # Graded by the instructor's process itself (no code of theirs can run): folders that are links.
-NO_TASK = ["student-linked-folder", "student-linked-assignment", "student-empty"]
+NO_TASK = ["student-linked-folder", "student-linked-assignment"]
 
 
 def build_course(folder):
@@ -384,6 +384,7 @@ def test_a_file_over_the_copy_budget_travels_as_its_size(tmp_path, monkeypatch):
     collected, files = cluster.snapshot(folder)
     assert files == {f"{ASSIGNMENT}.ipynb": b"{}" * 10, "big.bin": 5000, "small.bin": b"y" * 10}
     description = {"assignment": ASSIGNMENT, "secret": "ab" * 32}
+    (tmp_path / "task").mkdir()
     rebuilt = cluster.rebuild(tmp_path / "task", description, "someone", collected, files)
     assert (rebuilt / "big.bin").stat().st_size == 5000
     # The copy step refuses the rebuilt file exactly as it refuses the original.
