@@ -7,7 +7,8 @@ processes (one thread each, 127.0.0.1 only, no dashboard; the helper of
 the local pool (``--jobs``, default one per CPU), through the scheduler with one worker,
 and with two. Prints the wall time of each command and submissions per second, and the
 mean seconds one submission takes on a worker (the ``seconds`` of ``results.json``:
-the per-submission cost to plan a cluster with).
+the per-submission cost to plan a cluster with), and from the one-worker figure the
+worker-hours a 10,000-student course needs and its wall time on 10, 100 and 1,000 workers.
 
     .venv/bin/python benchmarks/bench_grading_dask.py [--students 30] [--jobs N]
 """
@@ -29,6 +30,7 @@ from bench_grading import build_class  # noqa: E402 (needs the benchmarks folder
 from test_grading_dask import Cluster  # noqa: E402 (needs the tests folder on the path)
 
 ASSIGNMENT = "backprop"
+COURSE = 10_000
 
 
 def grade(course, extra):
@@ -73,6 +75,10 @@ def main():
     for name, elapsed, per in rows:
         print(f"  {name:<34} {elapsed:6.1f} s  {args.students / elapsed:5.2f} submissions/s  "
               f"({per:.2f} s per submission on its worker)")
+    per = rows[1][2]  # one worker, one thread: nothing else of the batch competes with its task
+    total = COURSE * per
+    print(f"{COURSE:,} submissions at {per:.2f} s each (one worker's figure): {total / 3600:.1f} worker-hours; "
+          + ", ".join(f"{total / workers / 60:.1f} min on {workers:,} workers" for workers in (10, 100, 1000)))
 
 
 if __name__ == "__main__":
