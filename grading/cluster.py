@@ -35,6 +35,7 @@ task, so no row is lost or recorded twice. A task whose workers keep dying (Dask
 ``distributed.scheduler.allowed-failures``, 3 by default) becomes that student's
 ``internal-error``.
 """
+import collections
 import functools
 import hashlib
 import os
@@ -43,6 +44,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -154,9 +156,10 @@ class Executor:
                                               key=f"course-{settings.assignment}-{uuid.uuid4().hex[:12]}")
         self.batch = uuid.uuid4().hex[:12]
         self.number = 0
-        self.waiting = []                   # (key, student, concurrent future) not yet on the cluster
+        self.waiting = collections.deque()  # (key, student, concurrent future) not yet on the cluster
         self.in_flight = {}                 # Dask key -> (student, concurrent future, Dask future)
         self.lock = threading.Lock()
+        self._sized = {}
 
     def __enter__(self):
         return self
@@ -189,14 +192,18 @@ class Executor:
         return done
 
     def _limit(self):
-        return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * sum(self.client.nthreads().values()))
+        """How many tasks may be on the cluster now (the cluster's size is asked at most once a second)."""
+        if time.monotonic() - self._sized.get("at", -1.0) > 1.0:
+            threads = sum(self.client.nthreads().values())
+            self._sized.update(at=time.monotonic(), limit=max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads))
+        return self._sized["limit"]
 
     def _fill(self):
         while True:
             with self.lock:
                 if not self.waiting or len(self.in_flight) >= self._limit():
                     return
-                key, student, done = self.waiting.pop(0)
+                key, student, done = self.waiting.popleft()
             try:
                 folder = self.course.root / "submitted" / student / self.settings.assignment
                 collected, files = snapshot(folder)
