@@ -1,5 +1,8 @@
 """Command line: ``python -m grading ASSIGNMENT`` (what ``make grade ASSIGNMENT=...`` runs).
 
+``python -m grading ASSIGNMENT --scheduler tcp://HOST:8786`` grades on a Dask cluster
+(see ``grading.cluster``); the results come back to this process, which writes every output.
+
 ``python -m grading check NOTEBOOK`` runs a learner's visible self-checks instead (see
 ``grading.selfcheck``).
 
@@ -22,7 +25,11 @@ def parse_args(argv):
     parser.add_argument("--student", action="append", default=[],
                         help="grade only this student (repeatable; default: every folder in submitted/)")
     parser.add_argument("--jobs", "-j", type=int, default=0,
-                        help="submissions graded in parallel (default: one per CPU)")
+                        help="submissions graded in parallel (default: one per CPU; not used with --scheduler)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default="",
+                        help="grade on a Dask cluster: one task per submission, sent to the scheduler at "
+                             "ADDRESS (e.g. tcp://HOST:8786; README, \"Grading on a Dask cluster\"); "
+                             "default: grade on this machine")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without bubblewrap (flagged on every report line)")
     defaults = judge.Timeouts()
@@ -55,6 +62,7 @@ def main(argv=None):
     settings = pipeline.Settings(
         course_dir=args.course_dir, assignment=args.assignment, jobs=args.jobs,
         use_bwrap=not args.no_sandbox, students=tuple(args.student), quiet=args.quiet,
+        scheduler=args.scheduler,
         timeouts=judge.Timeouts(cell=args.cell_timeout, call=args.call_timeout, part=args.part_timeout,
                                 notebook=args.notebook_timeout),
         limits=sandbox.Limits(memory_bytes=args.memory_mb * 2**20, disk_bytes=args.disk_mb * 2**20,

@@ -177,6 +177,7 @@ class Settings:
     timeouts: judge.Timeouts = dataclasses.field(default_factory=judge.Timeouts)
     limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
     quiet: bool = False
+    scheduler: str = ""                 # a Dask scheduler's address: grade there (grading/cluster.py)
 
 
 @dataclasses.dataclass
@@ -189,6 +190,7 @@ class Course:
     template: repair.Template
     source_path: Path
     parts: list
+    collect: object = repair.collect    # step 1's walk (a Dask worker replays the instructor's, cluster.py)
 
 
 def load_course(settings):
@@ -322,7 +324,7 @@ def _grade(settings, course, student, result):
             flags.append(("refused-file", f"{shown} {refused}; not graded"))
             exists = False
             break
-    collected = repair.collect(folder) if exists else repair.Collected([], [], [])
+    collected = course.collect(folder) if exists else repair.Collected([], [], [])
     flags += [(flag.kind, flag.detail) for flag in collected.flags]
     path, found = repair.locate(folder, template.name, collected) if exists else (None, [])
     if not exists and not any(kind == "refused-file" for kind, _ in flags):
@@ -437,12 +439,8 @@ def run(settings):
     students = [check_student_name(name) for name in settings.students] or \
         discover_students(course.root, settings.assignment)
     log = _Progress(len(students), settings.quiet)
-    jobs = settings.jobs or multiprocessing.cpu_count()
     results = {}
-    context = multiprocessing.get_context("fork")
-    _FORKED["course"] = course
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
-                                                initializer=_die_with_parent) as pool:
+    with _executor(settings, course) as pool:
         futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
         # The pool grades while this process loads nbgrader (seconds) and registers the
         # assignment; it forked before, so no database connection is shared with it.
@@ -466,6 +464,18 @@ def run(settings):
     paths = write_reports(course, settings, results, scores)
     log.finish(results, paths)
     return exit_status(results)
+
+
+def _executor(settings, course):
+    """Where submissions are graded: forked processes here, or a Dask cluster (``--scheduler``)."""
+    if settings.scheduler:
+        from grading import cluster
+
+        return cluster.Executor(settings, course)
+    _FORKED["course"] = course
+    return concurrent.futures.ProcessPoolExecutor(max_workers=max(1, settings.jobs or multiprocessing.cpu_count()),
+                                                  mp_context=multiprocessing.get_context("fork"),
+                                                  initializer=_die_with_parent)
 
 
 def _record(writer, settings, course, result):
