@@ -23,3 +23,14 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Seconds each cell may run when nbgrader executes a notebook (validate, autograde).
 c.Execute.timeout = 120
+
+# Feedback pages come from `python -m grading` (grading/feedback.py). `nbgrader generate_feedback
+# --force` (and formgrader's "generate feedback" button, which always forces) replaces them with
+# nbgrader's own pages, made from the autograded/ notebooks, which hold the hidden tests: here
+# those pages leave out the hidden tests and every output (a traceback can quote a hidden test).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.ClearOutputPreprocessor",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
