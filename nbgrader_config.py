@@ -4,6 +4,7 @@ Instructor notebooks (with solutions and hidden tests) live in solutions/<assign
 `nbgrader generate_assignment` writes the student versions into exercises/<assignment>/.
 The gradebook holds students' marks, so it stays out of git (see .gitignore).
 """
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
@@ -28,9 +29,11 @@ c.Execute.timeout = 120
 # --force` (and formgrader's "generate feedback" button, which always forces) replaces them with
 # nbgrader's own pages, made from the autograded/ notebooks, which hold the hidden tests: here
 # those pages leave out the hidden tests and every output (a traceback can quote a hidden test).
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.ClearOutputPreprocessor",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+# (Only when nbgrader loads this file: `python -m grading` reads it before it needs nbgrader,
+# whose import takes seconds.)
+if "nbgrader" in sys.modules:
+    from nbconvert.preprocessors import ClearOutputPreprocessor, CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ClearOutputPreprocessor,
+                                        CSSHTMLHeaderPreprocessor]
