@@ -56,8 +56,8 @@ class Student:
         """Run ``command`` in the student's home, as the student's user when the test is root."""
         shell = 'umask 077 && cd "$HOME" && exec "$@"'
         if AS_ROOT:
-            argv = ["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in self.env().items()),
-                    "sh", "-c", shell, "sh", *command]
+            argv = [*shared_python(), "runuser", "-u", self.name, "--", "env", "-i",
+                    *(f"{k}={v}" for k, v in self.env().items()), "sh", "-c", shell, "sh", *command]
         else:
             argv = ["env", "-i", *(f"{k}={v}" for k, v in self.env().items()), "sh", "-c", shell, "sh", *command]
         process = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -91,6 +91,25 @@ class Student:
         cache = self.home / ".local" / "share" / "jupyter" / "nbgrader_cache" / COURSE_ID
         return {(entry / "timestamp.txt").read_text(): (entry / "submission_secret.txt").read_text()
                 for entry in cache.iterdir()}
+
+
+def shared_python():
+    """A command prefix under which the students can run the course's Python (root only).
+
+    On a JupyterHub the course environment is installed where every user can read it. Here
+    the interpreter may live in a folder only root may enter (``/root/.pyenv``): the prefix
+    runs the command in a mount namespace (bubblewrap) where that folder is an empty tmpfs
+    holding only the Python install, read-only. Nothing else changes: the students' homes,
+    the exchange and the course keep their real owners and modes.
+    """
+    prefix = Path(sys.base_prefix).resolve()
+    closed = next((folder for folder in reversed(prefix.parents) if not os.stat(folder).st_mode & 0o001), None)
+    if closed is None:
+        return []
+    argv = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", str(closed)]
+    for folder in sorted((f for f in prefix.parents if closed in f.parents), key=lambda f: len(f.parts)):
+        argv += ["--perms", "0711", "--dir", str(folder)]  # bwrap would make them 0700
+    return argv + ["--ro-bind", str(prefix), str(prefix), "--die-with-parent", "--"]
 
 
 def add_student(base, short):
