@@ -35,6 +35,7 @@ REPO = cases.REPO
 ASSIGNMENT = cases.ASSIGNMENT
 COURSE_ID = "nn-from-the-neuron-up"  # as nbgrader_config.py says
 BIN = Path(sys.executable).parent
+CACHE = Path(".local", "share", "jupyter", "nbgrader_cache", COURSE_ID)  # nbgrader submit's copies, in a home
 AS_ROOT = os.geteuid() == 0
 FAST = ["--call-timeout", "5", "--cell-timeout", "20", "--part-timeout", "30", "--notebook-timeout", "90"]
 HIDDEN_MARKS = ("HIDDEN TESTS", "hidden=True")
@@ -88,7 +89,7 @@ class Student:
 
     def cached_submissions(self):
         """{timestamp: submission_secret} of the student's own cached submissions (``nbgrader submit``)."""
-        cache = self.home / ".local" / "share" / "jupyter" / "nbgrader_cache" / COURSE_ID
+        cache = self.home / CACHE
         return {(entry / "timestamp.txt").read_text(): (entry / "submission_secret.txt").read_text()
                 for entry in cache.iterdir()}
 
@@ -245,7 +246,8 @@ def test_each_student_fetches_their_own_page_and_nobody_elses(cycle):
             if other is not student:
                 assert other.name not in page
                 # Nobody can read another student's home, so nobody learns another's secret.
-                probe = student.run("cat", str(other.home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), check=False)
+                (secret_file,) = (other.home / CACHE).glob("*/submission_secret.txt")
+                probe = student.run("cat", str(secret_file), check=False)
                 if AS_ROOT:
                     assert probe.returncode != 0 and "Permission denied" in probe.stderr
     feedback_dir = cycle["exchange"] / COURSE_ID / "feedback"
