@@ -128,8 +128,8 @@ def add_student(base, short):
 
 def remove_student(student):
     if AS_ROOT:
-        subprocess.run(["pkill", "-KILL", "-u", student.name], capture_output=True)
-        subprocess.run(["userdel", student.name], capture_output=True)
+        # Every command of the student's was waited for, so no process of theirs is left.
+        subprocess.run(["userdel", student.name], check=True, capture_output=True)
 
 
 def submission_notebook(replace=None):
