@@ -129,7 +129,7 @@ def add_student(base, short):
 def remove_student(student):
     if AS_ROOT:
         # Every command of the student's was waited for, so no process of theirs is left.
-        subprocess.run(["userdel", student.name], check=True, capture_output=True)
+        return subprocess.run(["userdel", student.name], capture_output=True, text=True)
 
 
 def submission_notebook(replace=None):
@@ -218,9 +218,10 @@ def cycle():
         yield dict(base=base, course=course, exchange=exchange, students=students, runs=runs,
                    collected=collected, graded=graded, released=released, due=due)
     finally:
-        for student in students:
-            remove_student(student)
+        removed = [remove_student(student) for student in students]
         shutil.rmtree(base, ignore_errors=True)
+        failed = [process.stderr for process in removed if process is not None and process.returncode]
+        assert not failed, f"userdel failed: {failed}"
 
 
 def test_released_notebook_runs_in_a_students_home(cycle):
