@@ -320,3 +320,25 @@ def test_nbgrader_generate_feedback_puts_no_hidden_test_on_a_page(cycle):
     for name in names:
         page = (course / "feedback" / name / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
         assert "What the grader found" in page
+
+
+def test_release_files_are_read_only_from_small_regular_files_of_nbgraders_form(tmp_path):
+    from grading import feedback
+
+    submission, page_dir = tmp_path / "submission", tmp_path / "feedback"
+    submission.mkdir()
+    page_dir.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("ab" * 64)
+    (submission / "submission_secret.txt").symlink_to(elsewhere)
+    (submission / "timestamp.txt").write_text("2026-12-04 13:00:00.000000 UTC")
+    found = feedback.read_release_files(submission)
+    assert found == {"timestamp.txt": "2026-12-04 13:00:00.000000 UTC"}  # the link is not followed
+    (submission / "submission_secret.txt").unlink()
+    (submission / "submission_secret.txt").write_text("../../not-a-secret")
+    assert "submission_secret.txt" not in feedback.read_release_files(submission)
+    # An earlier submission's copies are removed when the current one lacks the file.
+    (page_dir / "submission_secret.txt").write_text("cd" * 64)
+    feedback.file_release_files(found, page_dir)
+    assert sorted(p.name for p in page_dir.iterdir()) == ["timestamp.txt"]
+    assert (page_dir / "timestamp.txt").read_text() == found["timestamp.txt"]
