@@ -4,6 +4,7 @@ Instructor notebooks (with solutions and hidden tests) live in solutions/<assign
 `nbgrader generate_assignment` writes the student versions into exercises/<assignment>/.
 The gradebook holds students' marks, so it stays out of git (see .gitignore).
 """
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
@@ -23,3 +24,16 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Seconds each cell may run when nbgrader executes a notebook (validate, autograde).
 c.Execute.timeout = 120
+
+# Feedback pages come from `python -m grading` (grading/feedback.py). `nbgrader generate_feedback
+# --force` (and formgrader's "generate feedback" button, which always forces) replaces them with
+# nbgrader's own pages, made from the autograded/ notebooks, which hold the hidden tests: here
+# those pages leave out the hidden tests and every output (a traceback can quote a hidden test).
+# (Only when nbgrader loads this file: `python -m grading` reads it before it needs nbgrader,
+# whose import takes seconds.)
+if "nbgrader" in sys.modules:
+    from nbconvert.preprocessors import ClearOutputPreprocessor, CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ClearOutputPreprocessor,
+                                        CSSHTMLHeaderPreprocessor]

@@ -5,6 +5,9 @@ tests or solutions: the only code on the page is the student's answer cells and 
 they added; every string is HTML-escaped.
 """
 import html
+import os
+import re
+import stat
 import unicodedata
 
 STYLE = """
@@ -89,3 +92,55 @@ def render(student, assignment, rows, total, max_total, student_cells, notes):
         out.append(f"<h3>{_escape(label)}</h3><pre><code>{_escape(source)}</code></pre>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+# What nbgrader's release_feedback needs beside each page: `nbgrader submit` writes both into
+# the submission, `collect` copies them into submitted/; the secret names the released page
+# (md5 of the secret and the notebook's name), which the student's fetch_feedback recomputes
+# from the copy in their own cache.
+RELEASE_FILES = {
+    "timestamp.txt": re.compile(r"[0-9A-Za-z:.+\- ]{1,64}"),
+    "submission_secret.txt": re.compile(r"[0-9a-f]{1,256}"),
+}
+
+
+def read_release_files(submission):
+    """{name: text} of the RELEASE_FILES in the folder ``submission`` that are usable.
+
+    Only a small regular file with a single name (never followed through a link) whose text
+    has nbgrader's form is read; its text is kept byte for byte, since the secret is hashed.
+    """
+    found = {}
+    for name, form in RELEASE_FILES.items():
+        try:
+            descriptor = os.open(os.path.join(submission, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > 1024:
+                continue
+            raw = handle.read(1024)
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if form.fullmatch(text.strip()):
+            found[name] = text
+    return found
+
+
+def file_release_files(found, *folders):
+    """Write ``found`` (from ``read_release_files``) into each folder, removing stale copies.
+
+    A file the current submission does not have is removed, so a page is never filed under
+    an earlier submission's secret (after ``nbgrader collect --update``).
+    """
+    for folder in folders:
+        for name in RELEASE_FILES:
+            path = os.path.join(folder, name)
+            if os.path.lexists(path):
+                os.unlink(path)
+            if name in found:
+                with open(path, "w", encoding="ascii", newline="") as handle:
+                    handle.write(found[name])

@@ -35,8 +35,9 @@ def locked(db_path):
 class Writer:
     """The single writer of one grading process."""
 
-    def __init__(self, db_url, course_id):
+    def __init__(self, db_url, course_id, late_penalty=None):
         self.db_url, self.course_id = db_url, course_id
+        self.late_penalty = late_penalty  # nbgrader's late-submission plugin (late_penalty_plugin)
         self.db_path = Path(db_url.removeprefix("sqlite:///"))
         self._gradebook = None
 
@@ -90,16 +91,25 @@ class Writer:
                     locked=bool(meta.get("locked")), source=cell.source,
                     checksum=meta.get("checksum") or compute_checksum(node))
 
-    def record(self, assignment, notebook_name, student, scores):
+    def record(self, assignment, notebook_name, student, scores, timestamp=None):
         """Store ``scores`` {grade_id: auto score} of ``student``; returns kept manual grades.
 
-        The returned dict maps grade_id to (manual score, auto score) where a manual grade
-        overrides the new automatic one.
+        ``timestamp`` is the text of the submission's ``timestamp.txt`` (None: it has none);
+        it becomes the submission's timestamp, and the late penalty is set from it as
+        nbgrader's autograde sets it. The returned dict maps grade_id to (manual score, auto
+        score) where a manual grade overrides the new automatic one.
         """
+        from nbgrader.utils import parse_utc
+
+        try:
+            submitted_at = parse_utc(timestamp)
+        except (ValueError, OverflowError):  # not a time nbgrader can read: as if there were none
+            submitted_at = None
         kept = {}
         with self.transaction() as gradebook:
             gradebook.update_or_create_student(student)
-            gradebook.update_or_create_submission(assignment, student)
+            submission = gradebook.update_or_create_submission(assignment, student)
+            submission.timestamp = submitted_at
             for grade_id, score in scores.items():
                 try:
                     grade = gradebook.find_grade(grade_id, notebook_name, assignment, student)
@@ -110,7 +120,24 @@ class Writer:
                 grade.needs_manual_grade = grade.manual_score is not None
                 if grade.manual_score is not None:
                     kept[grade_id] = (grade.manual_score, score)
+            gradebook.db.flush()
+            self._assign_late_penalty(gradebook, submission, notebook_name, assignment, student)
         return kept
+
+    def _assign_late_penalty(self, gradebook, submission, notebook_name, assignment, student):
+        """What nbgrader's ``AssignLatePenalties`` does in autograde, with the same plugin."""
+        try:
+            notebook = gradebook.find_submission_notebook(notebook_name, assignment, student)
+        except MissingEntry:
+            return
+        gradebook.db.expire(notebook)  # its score is a column property: read it after the new grades
+        gradebook.db.expire(submission)
+        notebook.late_submission_penalty = None
+        if self.late_penalty is None or submission.total_seconds_late <= 0:
+            return
+        penalty = self.late_penalty.late_submission_penalty(student, notebook.score, submission.total_seconds_late)
+        if penalty is not None:
+            notebook.late_submission_penalty = min(max(penalty, 0), notebook.score)
 
     def final_scores(self, assignment, notebook_name, students, grade_ids):
         """{student: {grade_id: score}} as the gradebook now holds them (manual over auto)."""
@@ -125,3 +152,20 @@ class Writer:
                         row[grade_id] = None
                 table[student] = row
         return table
+
+
+def late_penalty_plugin(course_dir):
+    """nbgrader's late-submission plugin as the course's nbgrader_config.py configures it.
+
+    ``AssignLatePenalties.plugin_class`` (default ``LateSubmissionPlugin``) with the file's
+    settings, e.g. ``c.LateSubmissionPlugin.penalty_method = "zero"``.
+    """
+    from nbgrader.plugins import LateSubmissionPlugin
+    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.utils.importstring import import_item
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(Path(course_dir).resolve())).load_config()
+    plugin_class = config.get("AssignLatePenalties", {}).get("plugin_class", LateSubmissionPlugin)
+    if isinstance(plugin_class, str):
+        plugin_class = import_item(plugin_class)
+    return plugin_class(config=config)

@@ -325,6 +325,9 @@ def _grade(settings, course, student, result):
             exists = False
             break
     collected = course.collect(folder) if exists else repair.Collected([], [], [])
+    # nbgrader's timestamp.txt and submission_secret.txt of this (the current) submission.
+    release = feedback.read_release_files(folder) if exists else {}
+    result["timestamp"] = release.get("timestamp.txt", "").strip() or None
     flags += [(flag.kind, flag.detail) for flag in collected.flags]
     path, found = repair.locate(folder, template.name, collected) if exists else (None, [])
     if not exists and not any(kind == "refused-file" for kind, _ in flags):
@@ -340,7 +343,7 @@ def _grade(settings, course, student, result):
         result["record"] = exists
         result["parts"] = {part.grade_id: _part_row(part, 0.0, ["no readable notebook was submitted"], "not run")
                            for part in course.parts}
-        _write_feedback(settings, course, student, result, [])
+        _write_feedback(settings, course, student, result, [], release)
         return
     repaired = repair.repair(data, template)
     flags += [(flag.kind, flag.detail) for flag in repaired.flags]
@@ -390,7 +393,7 @@ def _grade(settings, course, student, result):
             flags.append(("tests-disagree", f"{part.grade_id}: the judge gave {given}, the notebook's own "
                                             f"test cell failed ({cell['error'][:200]})"))
         result["parts"][part.grade_id] = _part_row(part, outcome.fraction, outcome.messages, notebook)
-    _write_feedback(settings, course, student, result, repaired.student_cells)
+    _write_feedback(settings, course, student, result, repaired.student_cells, release)
 
 
 def _part_row(part, fraction, messages, notebook):
@@ -405,7 +408,7 @@ def _save_notebook(path, notebook):
     nbformat.write(notebook, str(path))
 
 
-def _write_feedback(settings, course, student, result, student_cells):
+def _write_feedback(settings, course, student, result, student_cells, release):
     rows = [dict(grade_id=grade_id, **row) for grade_id, row in result["parts"].items()]
     total = sum(row["score"] for row in rows)
     max_total = sum(row["points"] for row in rows)
@@ -414,6 +417,9 @@ def _write_feedback(settings, course, student, result, student_cells):
     path = course.root / "feedback" / student / settings.assignment / f"{course.template.name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
+    # Beside the page (and the graded notebook) what nbgrader's release_feedback needs.
+    autograded = course.root / "autograded" / student / settings.assignment
+    feedback.file_release_files(release, path.parent, *([autograded] if autograded.is_dir() else []))
 
 
 # --------------------------------------------------------------------------- the class
@@ -444,9 +450,9 @@ def run(settings):
         futures = {pool.submit(_grade_in_pool, settings, student): student for student in students}
         # The pool grades while this process loads nbgrader (seconds) and registers the
         # assignment; it forked before, so no database connection is shared with it.
-        from grading.gradebook import Writer
+        from grading.gradebook import Writer, late_penalty_plugin
 
-        writer = Writer(course.db_url, course.course_id)
+        writer = Writer(course.db_url, course.course_id, late_penalty=late_penalty_plugin(settings.course_dir))
         writer.register_assignment(settings.assignment, course.template)
         for future in concurrent.futures.as_completed(futures):
             student = futures[future]
@@ -484,7 +490,8 @@ def _record(writer, settings, course, result):
             any(kind == "internal-error" for kind, _ in result["flags"]):
         return
     scores = {grade_id: row["score"] for grade_id, row in result["parts"].items()}
-    kept = writer.record(settings.assignment, course.template.name, result["student"], scores)
+    kept = writer.record(settings.assignment, course.template.name, result["student"], scores,
+                         timestamp=result.get("timestamp"))
     for grade_id, (manual, auto) in sorted(kept.items()):
         result["flags"].append(("manual-grade-kept", f"{grade_id}: manual grade {manual:g} kept "
                                                      f"(automatic grade now {auto:g})"))
