@@ -322,7 +322,8 @@ def _grade(settings, course, student, result):
             flags.append(("refused-file", f"{shown} {refused}; not graded"))
             exists = False
             break
-    collected = repair.collect(folder) if exists else repair.Collected([], [], [])
+    hard_links = repair.HardLinks(course.root, student, assignment)
+    collected = repair.collect(folder, hard_links) if exists else repair.Collected([], [], [])
     flags += [(flag.kind, flag.detail) for flag in collected.flags]
     path, found = repair.locate(folder, template.name, collected) if exists else (None, [])
     if not exists and not any(kind == "refused-file" for kind, _ in flags):
@@ -330,7 +331,7 @@ def _grade(settings, course, student, result):
     flags += [(flag.kind, flag.detail) for flag in found]
     data = None
     if path is not None:
-        data, problem = repair.read_notebook(path)
+        data, problem = repair.read_notebook(path, hard_links)
         if problem:
             flags.append((problem.kind, problem.detail))
     if data is None:
@@ -349,7 +350,8 @@ def _grade(settings, course, student, result):
     try:
         contained = containment.start(scratch_root, settings.limits)  # its own cgroup, wall clock, tmpfs
         submission = scratch_root / "submission"
-        flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission)]
+        flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission,
+                                                                                 hard_links=hard_links)]
         (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
         sandbox.prepare_scratch(submission)
         names = {name for part in course.parts for name in part.functions}
