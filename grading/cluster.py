@@ -316,7 +316,7 @@ def grade_task(description, settings, student, collected, files):
             rebuild(root, description, student, collected, files)
             course = pipeline.Course(root=root, db_url="", course_id=description["course_id"],
                                      template=description["template"], source_path=None, parts=parts,
-                                     collect=lambda _folder: collected)
+                                     collect=lambda _folder, _hard_links=None: collected)
             result = pipeline.grade_student(settings, course, student)
             result["outputs"] = [(path.relative_to(root).as_posix(), path.read_bytes())
                                  for kind in OUTPUT_FOLDERS

@@ -260,11 +260,20 @@ class Session:
         self.events = []          # (kind, text) for the report: timeouts, deaths, tampering, ...
         self.starts = 0
         self.output_chars = 0     # most output any of its workers printed
+        self.start_failure = None  # the WorkerFailed of running the code cells, once it failed
         self._scan = None
 
     def ensure_worker(self):
+        """A live worker that has run the code cells; WorkerFailed if running them failed.
+
+        Running the code cells is the same for every part: when it fails (a cell that kills
+        the process, a cell past its time limit that will not stop) it is reported once, and
+        every later part fails with that same failure without running the cells again.
+        """
         if self.client is not None and self.client.alive:
             return
+        if self.start_failure is not None:
+            raise self.start_failure
         self.close()
         self.starts += 1
         self.client = WorkerClient(self.scratch, self.limits, self.use_bwrap)
@@ -275,8 +284,10 @@ class Session:
                 "init", {"cells": self.code_cells, "names": self.function_names,
                          "cell_timeout": self.timeouts.cell}, (), total)
         except WorkerFailed as failure:
-            self.events.append((failure.kind, f"while running the code cells: {failure.message}"))
-            raise
+            self.start_failure = WorkerFailed(failure.kind, f"while running the code cells: {failure.message}")
+            self.start_failure.reported = True
+            self.events.append((failure.kind, self.start_failure.message))
+            raise self.start_failure from None
         self.cells = reply["cells"]
         self.defined = reply["defined"]
 
@@ -366,7 +377,8 @@ class Session:
             if self.client is not None and self.client.alive:
                 self.client.sync(self.timeouts.call)
         except WorkerFailed as failure:
-            self.events.append((failure.kind, f"{part.grade_id}: {failure.message}"))
+            if not getattr(failure, "reported", False):
+                self.events.append((failure.kind, f"{part.grade_id}: {failure.message}"))
             self.close()
             return Result(0.0, [failure.message])
         except StudentExit as exit_:

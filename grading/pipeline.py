@@ -324,7 +324,8 @@ def _grade(settings, course, student, result):
             flags.append(("refused-file", f"{shown} {refused}; not graded"))
             exists = False
             break
-    collected = course.collect(folder) if exists else repair.Collected([], [], [])
+    hard_links = repair.HardLinks(course.root, student, assignment)
+    collected = course.collect(folder, hard_links) if exists else repair.Collected([], [], [])
     # nbgrader's timestamp.txt and submission_secret.txt of this (the current) submission.
     release = feedback.read_release_files(folder) if exists else {}
     result["timestamp"] = release.get("timestamp.txt", "").strip() or None
@@ -335,7 +336,7 @@ def _grade(settings, course, student, result):
     flags += [(flag.kind, flag.detail) for flag in found]
     data = None
     if path is not None:
-        data, problem = repair.read_notebook(path)
+        data, problem = repair.read_notebook(path, hard_links)
         if problem:
             flags.append((problem.kind, problem.detail))
     if data is None:
@@ -354,7 +355,8 @@ def _grade(settings, course, student, result):
     try:
         contained = containment.start(scratch_root, settings.limits)  # its own cgroup, wall clock, tmpfs
         submission = scratch_root / "submission"
-        flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission)]
+        flags += [(flag.kind, flag.detail) for flag in repair.copy_collected(folder, collected, submission,
+                                                                                 hard_links=hard_links)]
         (scratch_root / "grading").symlink_to(sandbox.GRADING_DIR)  # for --no-sandbox runs
         sandbox.prepare_scratch(submission)
         names = {name for part in course.parts for name in part.functions}

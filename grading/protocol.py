@@ -46,17 +46,36 @@ _KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V":
                "M": "dates", "m": "time differences", "O": "Python objects"}
 
 
+def wrong_type(value):
+    """The words for ``value`` (an array, a numpy scalar, a str, bytes, ...) that is not real numbers.
+
+    One wording for the protocol (``check_real``) and the checks (``checks.base``):
+    ``wrong type: got <what>; expected real numbers (...)``.
+    """
+    if isinstance(value, (str, bytes)):
+        shown = repr(value[:20]) + ("..." if len(value) > 20 else "")
+        got = f"a Python {type(value).__name__} {shown} ({_KIND_NAMES['U' if isinstance(value, str) else 'S']})"
+    elif isinstance(value, (np.ndarray, np.generic)):
+        dtype = value.dtype
+        what = _KIND_NAMES["V"] if dtype.names is not None else \
+            _KIND_NAMES.get(dtype.kind, "values of an unsupported type")
+        shape = "a scalar" if value.ndim == 0 else f"an array of shape {value.shape}"
+        got = f"{shape} of dtype {dtype} ({what})"
+    else:
+        got = f"a {type(value).__name__}"
+    return f"wrong type: got {got}; expected real numbers (a float, int or bool array or number)"
+
+
+def is_real(dtype):
+    """True for bool, int and float dtypes (not complex, strings, records, dates or objects)."""
+    return dtype.kind in REAL_KINDS and dtype.names is None and not dtype.hasobject
+
+
 def check_real(array):
     """``array`` if its dtype is bool, int or float; else WrongType naming what came and what is expected."""
-    dtype = array.dtype
-    if dtype.kind in REAL_KINDS and dtype.names is None and not dtype.hasobject:
+    if is_real(array.dtype):
         return array
-    what = _KIND_NAMES.get(dtype.kind, "values of an unsupported type")
-    if dtype.names is not None:
-        what = _KIND_NAMES["V"]
-    shape = "a scalar" if array.ndim == 0 else f"an array of shape {array.shape}"
-    raise WrongType(f"wrong type: got {shape} of dtype {dtype} ({what}); expected real numbers "
-                    "(a float, int or bool array or number)")
+    raise WrongType(wrong_type(array))
 
 
 class Handle:

@@ -109,8 +109,12 @@ class Refused(Exception):
     """A path of a submission that is not a regular file of its own (a link, a FIFO, ...)."""
 
 
-def _what(mode, links):
-    """Why a file with ``stat`` mode ``mode`` and ``links`` hard links is refused, or None."""
+def _what(mode, links, hard_links=None, info=None, path=None):
+    """Why a file with ``stat`` mode ``mode`` and ``links`` names is refused, or None.
+
+    A regular file with more than one name is refused unless ``hard_links`` (a
+    ``HardLinks`` of the submission) accepts it; without one, every such file is refused.
+    """
     if stat.S_ISLNK(mode):
         return "a symbolic link"
     if stat.S_ISFIFO(mode):
@@ -122,8 +126,72 @@ def _what(mode, links):
     if not stat.S_ISREG(mode):
         return "not a regular file"
     if links > 1:
-        return f"a hard link ({links} names for one file)"
+        if hard_links is None:
+            return f"a hard link ({links} names for one file)"
+        return hard_links.refusal(info, path)
     return None
+
+
+_INDEXES = {}
+
+
+def _names_by_inode(root):
+    """{(st_dev, st_ino): [path parts relative to ``root``]} of every regular file under
+    ``root`` with more than one name; links are not followed. Built once per process."""
+    root = str(root)
+    if root not in _INDEXES:
+        index = {}
+        for top, folders, files in os.walk(root):
+            for name in files:
+                try:
+                    info = os.lstat(os.path.join(top, name))
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                    relative = os.path.relpath(os.path.join(top, name), root)
+                    index.setdefault((info.st_dev, info.st_ino), []).append(tuple(Path(relative).parts))
+        _INDEXES[root] = index
+    return _INDEXES[root]
+
+
+@dataclasses.dataclass(frozen=True)
+class HardLinks:
+    """Which files of ``submitted/<student>/<assignment>/`` with several names may be read.
+
+    A student cannot make a hard link inside the instructor's ``submitted/`` (nbgrader
+    collect copies each file, so what it writes has one name); a file there with several
+    names was linked by the instructor's account, e.g. a ``submitted/`` built with
+    ``cp -al`` from a copy. Such a file is accepted when it is owned by the grader's own
+    user and none of its other names lies elsewhere in the course folder, except in the
+    same student's own folders (``submitted/<student>/...``) or at the same
+    ``<student>/<assignment>/<path>`` of a copy of ``submitted/`` (the ``cp -al`` case).
+    A second name of the solutions, the source, a classmate's file or anything else of the
+    course is refused (for both students when two submissions share a file: a human
+    decides whose it is); so is a file owned by another user (a student's), whose other
+    names could be anywhere. Names outside the course folder are not searched.
+    """
+
+    root: Path
+    student: str
+    assignment: str
+    uid: int = dataclasses.field(default_factory=os.geteuid)
+
+    def refusal(self, info, path):
+        links = info.st_nlink
+        if info.st_uid != self.uid:
+            return f"a hard link ({links} names for one file) owned by another user (uid {info.st_uid})"
+        try:
+            own = tuple(Path(path).relative_to(self.root).parts)
+        except ValueError:
+            return f"a hard link ({links} names for one file) outside the course folder"
+        suffix = own[1:]   # <student>/<assignment>/<path inside the submission>
+        for other in _names_by_inode(self.root).get((info.st_dev, info.st_ino), []):
+            if other == own or other[:2] == ("submitted", self.student):
+                continue
+            if len(other) > len(suffix) and other[-len(suffix):] == suffix:
+                continue
+            return f"a hard link ({links} names for one file) to a file elsewhere in the course"
+        return None
 
 
 def check_folder(path):
@@ -140,7 +208,7 @@ def check_folder(path):
         raise Refused(f"is {_what(info.st_mode, 1) or 'a file'}, not a folder")
 
 
-def read_regular(path, limit):
+def read_regular(path, limit, hard_links=None):
     """The bytes of ``path`` if it is a regular file with one name, of at most ``limit`` bytes.
 
     Opened without following a link and without blocking on a FIFO, then checked on the
@@ -155,7 +223,7 @@ def read_regular(path, limit):
         raise Refused(f"unreadable ({error.strerror})") from None
     try:
         info = os.fstat(fd)
-        reason = _what(info.st_mode, info.st_nlink)
+        reason = _what(info.st_mode, info.st_nlink, hard_links, info, path)
         if reason:
             raise Refused(reason)
         if info.st_size > limit:
@@ -182,8 +250,8 @@ class Collected:
     flags: list                 # Flag("refused-file", ...) for links, FIFOs, devices, hard links
 
 
-def collect(folder):
-    """Walk ``folder`` without following links; regular single-name files only."""
+def collect(folder, hard_links=None):
+    """Walk ``folder`` without following links; regular files only (see ``_what``)."""
     files, folders, flags = [], [], []
     if not os.path.isdir(folder) or os.path.islink(folder):
         return Collected(files, folders, flags)
@@ -206,7 +274,7 @@ def collect(folder):
                     folders.append(path)
                     walk(path)
                 continue
-            reason = _what(info.st_mode, info.st_nlink)
+            reason = _what(info.st_mode, info.st_nlink, hard_links, info, folder / path)
             if reason:
                 flags.append(Flag("refused-file", f"{_shown(path)} is {reason}; not read, not copied"))
             else:
@@ -247,7 +315,7 @@ def locate(folder, name, collected=None):
     return None, flags
 
 
-def copy_collected(folder, collected, target, budget=MAX_COPY_BYTES):
+def copy_collected(folder, collected, target, budget=MAX_COPY_BYTES, hard_links=None):
     """Copy the collected regular files into ``target``; returns flags for what was left out."""
     flags = []
     target.mkdir(parents=True, exist_ok=True)
@@ -255,7 +323,7 @@ def copy_collected(folder, collected, target, budget=MAX_COPY_BYTES):
         (target / relative).mkdir(parents=True, exist_ok=True)
     for relative in collected.files:
         try:
-            data = read_regular(folder / relative, budget)
+            data = read_regular(folder / relative, budget, hard_links)
         except Refused as refused:
             flags.append(Flag("refused-file", f"{relative}: {refused}; not copied"))
             continue
@@ -273,10 +341,10 @@ def parse(path):
     return parse_bytes(data, Path(path).name)
 
 
-def read_notebook(path):
-    """The submitted notebook at ``path`` (a regular file with one name only), or (None, flag)."""
+def read_notebook(path, hard_links=None):
+    """The submitted notebook at ``path`` (a regular file, see ``_what``), or (None, flag)."""
     try:
-        data = read_regular(path, MAX_NOTEBOOK_BYTES)
+        data = read_regular(path, MAX_NOTEBOOK_BYTES, hard_links)
     except Refused as refused:
         kind = "notebook-too-large" if str(refused).startswith("too large") else "refused-file"
         return None, Flag(kind, f"{Path(path).name} is {refused}; not read")

@@ -144,17 +144,41 @@ class NonFiniteResult(CheckFailed):
     """A returned value holds NaN or infinity for a valid input: the whole part earns 0."""
 
 
-def as_checked_array(value, expected_shape, what):
-    """``np.asarray(value, float64)`` with the exact ``expected_shape`` and finite entries.
+class WrongType(CheckFailed):
+    """A returned value is not real numbers: a str, bytes, complex, object or structured value."""
 
-    Raises ``CheckFailed`` with a message naming ``what``, the shape received and the
-    shape expected; a plain ndarray copy comes back, so subclasses and objects that
-    claim equality with anything lose their tricks.
+
+def as_real_array(value, what):
+    """A float64 copy of ``value`` if it is real numbers (bool, int or float, any nesting of lists).
+
+    ``np.array("1.5", dtype=float)`` is 1.5, so converting straight to float64 would let a
+    string (or a list of strings, bytes, objects) pass for a number: the value is first
+    read as numpy reads it by itself, and anything but bool, int or float is ``WrongType``.
+    Booleans count as real numbers (0 and 1), as numpy counts them: ``z > 0`` is an honest
+    derivative of ReLU.
     """
+    from grading import protocol
+
+    if isinstance(value, (str, bytes)):
+        raise WrongType(f"{what} is not a numeric array: {protocol.wrong_type(value)}")
     try:
-        array = np.array(value, dtype=np.float64, copy=True)
+        raw = np.asarray(value)
     except Exception as error:  # noqa: BLE001 (a returned object may raise anything from __array__)
         raise CheckFailed(f"{what} is not a numeric array ({type(value).__name__}): {error}") from None
+    if not protocol.is_real(raw.dtype):
+        raise WrongType(f"{what} is not a numeric array: {protocol.wrong_type(raw)}")
+    return np.array(raw, dtype=np.float64, copy=True)
+
+
+def as_checked_array(value, expected_shape, what):
+    """``value`` as a float64 array with the exact ``expected_shape`` and finite entries.
+
+    Raises ``CheckFailed`` with a message naming ``what``, the shape received and the
+    shape expected (``WrongType`` when it is not real numbers, see ``as_real_array``); a
+    plain ndarray copy comes back, so subclasses and objects that claim equality with
+    anything lose their tricks.
+    """
+    array = as_real_array(value, what)
     if array.shape != tuple(expected_shape):
         raise CheckFailed(f"{what} has shape {array.shape}, expected {tuple(expected_shape)}")
     if not np.all(np.isfinite(array)):
@@ -431,10 +455,7 @@ def unpack(value, count, what):
 
 def as_checked_float(value, what):
     """A finite Python float from a returned scalar (or a size-1 array)."""
-    try:
-        array = np.array(value, dtype=np.float64)
-    except Exception as error:  # noqa: BLE001 (as in as_checked_array)
-        raise CheckFailed(f"{what} is not a number ({type(value).__name__}): {error}") from None
+    array = as_real_array(value, what)
     if array.size != 1:
         raise CheckFailed(f"{what} must be a single number, got an array of shape {array.shape}")
     return float(as_checked_array(array.reshape(()), (), what))
@@ -461,8 +482,8 @@ def compare(got, expected, what, tol=1e-6, causes=(), nonfinite=None):
 
 def _likely_cause(got, causes, tol, nonfinite):
     try:
-        array = np.array(got, dtype=np.float64)
-    except Exception:  # noqa: BLE001 (as in as_checked_array)
+        array = as_real_array(got, "the value")
+    except CheckFailed:  # not real numbers: no known mistake explains it
         return ""
     if not np.all(np.isfinite(array)):
         return f"; likely cause: {nonfinite or 'an overflow (exp of a large number?) or a division by zero'}"
