@@ -92,17 +92,23 @@ def runs_no_code(course, student, assignment):
     return False
 
 
+def hard_links_of(folder):
+    """The pipeline's hard-link rule for ``COURSE/submitted/<student>/<assignment>``."""
+    folder = Path(folder)
+    return repair.HardLinks(folder.parents[2], folder.parent.name, folder.name)
+
+
 def snapshot(folder):
     """The pipeline's collect step on ``folder``, and the files a task carries.
 
-    Returns ``(collected, files)``: ``collected`` is ``repair.collect(folder)`` (the refused
+    Returns ``(collected, files)``: ``collected`` is ``repair.collect`` of ``folder``, with the pipeline's hard-link rule (the refused
     entries and their flags included); ``files`` maps each collected path (POSIX text) to
     its bytes, or to its size (an int) when ``repair.copy_collected`` would refuse it as too
     large: the worker then makes a sparse file of that size, so the same lines come out. The
     notebook candidates (top-level ``.ipynb``) are carried up to the notebook size limit,
     since the pipeline reads the notebook under that limit before it copies files.
     """
-    collected = repair.collect(folder)
+    collected = repair.collect(folder, hard_links_of(folder))
     files, budget = {}, repair.MAX_COPY_BYTES
     for relative in collected.files:
         notebook = len(relative.parts) == 1 and relative.suffix == ".ipynb"

@@ -365,7 +365,7 @@ def test_the_snapshot_is_the_pipelines_collect_step(local_run):
     course_dir, local = local_run
     folder = course_dir / "submitted" / "student-links" / ASSIGNMENT
     collected, files = cluster.snapshot(folder)
-    assert collected == repair.collect(folder)
+    assert collected == repair.collect(folder, cluster.hard_links_of(folder))
     assert sorted(files) == [f"{ASSIGNMENT}.ipynb", "data/table.csv"]
     assert files["data/table.csv"] == (folder / "data" / "table.csv").read_bytes()
     refused = sorted(detail for kind, detail in local.results["student-links"]["flags"] if kind == "refused-file")
