@@ -54,6 +54,7 @@ def make_optimizer(name, lr, decay=None):
 # --- 1. The ravine --------------------------------------------------------------------------
 
 def ravine_cost(w):
+    """The ravine's cost at ``w``: shape (..., 2) (a point, or points along the last axis) -> (...)."""
     curvatures = np.asarray(RAVINE["curvatures"])
     return 0.5 * np.sum(curvatures * np.asarray(w) ** 2, axis=-1)
 
@@ -81,6 +82,8 @@ def trajectory(name, lr, steps=None):
 # --- 2. The x·sin(x) fit --------------------------------------------------------------------
 
 def fit_snapshot(model, data, losses, epoch, diverged_at=None):
+    """What the explorer draws of one fit: the sampled loss curve (epochs and log10 loss) and the
+    training MSE (None once the run diverged, at epoch ``diverged_at``)."""
     keep = fits._loss_samples(losses) if losses else np.array([], dtype=int)
     x = data["x_train"][:, None] / fits.X_SCALE
     finite = diverged_at is None
@@ -122,6 +125,7 @@ def run_fit(optimizer, lr, report=None, data=None):
 # --- What the page needs --------------------------------------------------------------------
 
 def options():
+    """The controls' choices: optimizer names, learning rates and the optimizers' labels."""
     return {"optimizer": OPTIMIZER_NAMES, "lr": LEARNING_RATES, "labels": OPTIMIZER_LABELS}
 
 

@@ -43,10 +43,12 @@ def pack(values):
 
 
 def unpack(text):
+    """The float64 array, shape (n,), that ``pack`` wrote as ``text``."""
     return np.frombuffer(base64.b64decode(text), dtype="<f8")
 
 
 def layer_sizes(units, layers):
+    """[n_0, ..., n_L] of a network with ``layers`` hidden layers of ``units`` each, one input, one output."""
     return [1] + [units] * layers + [1]
 
 
@@ -88,6 +90,7 @@ def rebuild(normals, positions, units, layers, std, gain):
 
 
 def build():
+    """The data script's document: every seed's normals and every network's pieces, checked bit for bit."""
     options = fits.HIDDEN_UNITS_OPTIONS
     largest = max(sum(a * b for a, b in zip(s[:-1], s[1:]))
                   for s in (layer_sizes(u, l) for u in options["units"] for l in options["layers"]))

@@ -189,29 +189,33 @@ def test_regularization_widget_redraws_regions_for_a_new_l2():
     assert after["weight_norm"] < before["weight_norm"]
 
 
-def test_the_live_explorer_runs_in_a_real_jupyter_kernel():
-    """nbclient drives an ipykernel: the widget trains there and a wider net fits better."""
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell(
-            "import explorers\n"
-            "widget = explorers.hidden_units(live=True, units=2)\n"
-            "widget.wait()\n"
-            "before = widget.fit['test_mse']\n"
-            "widget"
-        ),
-        nbformat.v4.new_code_cell(
-            "widget.units = 16\n"
-            "widget.wait()\n"
-            "after = widget.fit['test_mse']\n"
-            "print(widget.fit['params'], widget.fit['epoch'], after < before)"
-        ),
-    ])
-    NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+def run_live(cells, timeout=60):
+    """Run ``cells`` (sources; the first one's value is a widget) in a real ipykernel via nbclient.
+
+    Returns the executed notebook and the first cell's widget model state as the kernel saved it.
+    """
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3").execute()
     view = notebook.cells[0].outputs[0]["data"]
     assert "application/vnd.jupyter.widget-view+json" in view
-    assert notebook.cells[1].outputs[0]["text"].split() == ["49", str(fits.CURVE_EPOCHS), "True"]
     states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    model = states[view["application/vnd.jupyter.widget-view+json"]["model_id"]]["state"]
+    return notebook, states[view["application/vnd.jupyter.widget-view+json"]["model_id"]]["state"]
+
+
+def test_the_live_explorer_runs_in_a_real_jupyter_kernel():
+    """nbclient drives an ipykernel: the widget trains there and a wider net fits better."""
+    notebook, model = run_live([
+        "import explorers\n"
+        "widget = explorers.hidden_units(live=True, units=2)\n"
+        "widget.wait()\n"
+        "before = widget.fit['test_mse']\n"
+        "widget",
+        "widget.units = 16\n"
+        "widget.wait()\n"
+        "after = widget.fit['test_mse']\n"
+        "print(widget.fit['params'], widget.fit['epoch'], after < before)",
+    ])
+    assert notebook.cells[1].outputs[0]["text"].split() == ["49", str(fits.CURVE_EPOCHS), "True"]
     assert model["units"] == 16 and model["fit"]["params"] == 49
 
 

@@ -8,6 +8,7 @@ import pytest
 import explorers
 from explorers import optimization, precompute
 from explorers.widgets import OptimizerExplorer
+from test_explorers import run_live
 
 
 def test_gradient_descent_on_the_ravine_shrinks_each_weight_by_its_own_factor():
@@ -98,30 +99,18 @@ def test_the_page_gets_every_number_it_computes_with_from_the_data():
 
 def test_the_live_optimizer_explorer_runs_in_a_real_jupyter_kernel():
     """nbclient drives an ipykernel: the widget trains there, and its module carries the page's renderer."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell(
-            "import explorers\n"
-            "widget = explorers.optimizer(live=True, optimizer='sgd', lr=0.001)\n"
-            "widget.wait()\n"
-            "slow = widget.fit['train_mse']\n"
-            "widget"
-        ),
-        nbformat.v4.new_code_cell(
-            "widget.optimizer = 'momentum'\n"
-            "widget.lr = 0.01\n"
-            "widget.wait()\n"
-            "print(widget.fit['settings']['optimizer'], widget.fit['epoch'], widget.fit['train_mse'] < slow / 10)"
-        ),
-    ])
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    view = notebook.cells[0].outputs[0]["data"]
-    assert "application/vnd.jupyter.widget-view+json" in view
+    notebook, model = run_live([
+        "import explorers\n"
+        "widget = explorers.optimizer(live=True, optimizer='sgd', lr=0.001)\n"
+        "widget.wait()\n"
+        "slow = widget.fit['train_mse']\n"
+        "widget",
+        "widget.optimizer = 'momentum'\n"
+        "widget.lr = 0.01\n"
+        "widget.wait()\n"
+        "print(widget.fit['settings']['optimizer'], widget.fit['epoch'], widget.fit['train_mse'] < slow / 10)",
+    ], timeout=120)
     assert notebook.cells[1].outputs[0]["text"].split() == ["momentum", str(optimization.FIT_EPOCHS), "True"]
-    states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    model = states[view["application/vnd.jupyter.widget-view+json"]["model_id"]]["state"]
     assert model["kind"] == "optimizer" and model["lr"] == 0.01
     assert model["data"] == optimization.page_data()
     from explorers import widgets

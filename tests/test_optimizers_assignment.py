@@ -28,29 +28,21 @@ ASSIGNMENT = "optimizers"
 ANSWERS = {"sgd_momentum_step": "answer_sgd_momentum_step", "rmsprop_step": "answer_rmsprop_step",
            "adam_step": "answer_adam_step"}
 
-# name -> (function, words of the message that names it, wrong source)
+# name -> (function, words of the message that names it, the wrong code): either edits
+# [(old, new), ...] of the solution's own answer, so the mistake is all a test states, or,
+# where the mistake changes the code's shape, a whole source.
 MISTAKES = {
-    "momentum-sign": ("sgd_momentum_step", "the velocity has the other sign", """
-        def sgd_momentum_step(param, grad, state, hyperparameters):
-            lr, momentum = hyperparameters["lr"], hyperparameters["momentum"]
-            velocity = momentum * state["velocity"] + lr * grad
-            if hyperparameters["nesterov"]:
-                return param - momentum * velocity - lr * grad, {"velocity": velocity}
-            return param - velocity, {"velocity": velocity}
-        """),
+    "momentum-sign": ("sgd_momentum_step", "the velocity has the other sign", [
+        ('momentum * state["velocity"] - lr * grad', 'momentum * state["velocity"] + lr * grad'),
+        ('param + momentum * velocity - lr * grad', 'param - momentum * velocity - lr * grad'),
+        ('new_param = param + velocity', 'new_param = param - velocity')]),
     "nesterov-ignored": ("sgd_momentum_step", "the Nesterov step is missing", """
         def sgd_momentum_step(param, grad, state, hyperparameters):
             velocity = hyperparameters["momentum"] * state["velocity"] - hyperparameters["lr"] * grad
             return param + velocity, {"velocity": velocity}
         """),
-    "nesterov-without-gradient-term": ("sgd_momentum_step", "leaves out the gradient term", """
-        def sgd_momentum_step(param, grad, state, hyperparameters):
-            lr, momentum = hyperparameters["lr"], hyperparameters["momentum"]
-            velocity = momentum * state["velocity"] - lr * grad
-            if hyperparameters["nesterov"]:
-                return param + momentum * velocity, {"velocity": velocity}
-            return param + velocity, {"velocity": velocity}
-        """),
+    "nesterov-without-gradient-term": ("sgd_momentum_step", "leaves out the gradient term", [
+        ('param + momentum * velocity - lr * grad', 'param + momentum * velocity')]),
     "velocity-in-place": ("sgd_momentum_step", "changed state['velocity'] in place", """
         def sgd_momentum_step(param, grad, state, hyperparameters):
             lr, momentum = hyperparameters["lr"], hyperparameters["momentum"]
@@ -68,82 +60,25 @@ MISTAKES = {
             param += momentum * velocity - lr * grad if hyperparameters["nesterov"] else velocity
             return param, {"velocity": velocity}
         """),
-    "rmsprop-eps-inside": ("rmsprop_step", "eps is inside the square root", """
-        def rmsprop_step(param, grad, state, hyperparameters):
-            lr, rho, eps = hyperparameters["lr"], hyperparameters["rho"], hyperparameters["eps"]
-            mean_square = rho * state["mean_square"] + (1 - rho) * grad**2
-            return param - lr * grad / np.sqrt(mean_square + eps), {"mean_square": mean_square}
-        """),
-    "rmsprop-old-mean-square": ("rmsprop_step", "divides by the old mean square", """
-        def rmsprop_step(param, grad, state, hyperparameters):
-            lr, rho, eps = hyperparameters["lr"], hyperparameters["rho"], hyperparameters["eps"]
-            mean_square = rho * state["mean_square"] + (1 - rho) * grad**2
-            return param - lr * grad / (np.sqrt(state["mean_square"]) + eps), {"mean_square": mean_square}
-        """),
-    "rmsprop-no-one-minus-rho": ("rmsprop_step", "the (1 - rho) factor is missing", """
-        def rmsprop_step(param, grad, state, hyperparameters):
-            lr, rho, eps = hyperparameters["lr"], hyperparameters["rho"], hyperparameters["eps"]
-            mean_square = rho * state["mean_square"] + grad**2
-            return param - lr * grad / (np.sqrt(mean_square) + eps), {"mean_square": mean_square}
-        """),
-    "adam-no-bias-correction": ("adam_step", "the bias correction is missing", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            return param - lr * m / (np.sqrt(v) + eps), {"m": m, "v": v, "t": state["t"] + 1}
-        """),
-    "adam-old-t": ("adam_step", "increment t first", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            t = state["t"]
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-            return param - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v, "t": t + 1}
-        """),
-    "adam-t-plus-two": ("adam_step", "the bias correction uses t + 1", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            t = state["t"] + 1
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**(t + 1)), v / (1 - beta2**(t + 1))
-            return param - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v, "t": t}
-        """),
-    "adam-t-not-counted": ("adam_step", "new_state['t'] is wrong", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            t = state["t"] + 1
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-            return param - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v, "t": state["t"]}
-        """),
-    "adam-corrected-moments-stored": ("adam_step", "is the bias-corrected m_hat", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            t = state["t"] + 1
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-            return param - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m_hat, "v": v, "t": t}
-        """),
-    "adam-eps-inside": ("adam_step", "eps is inside the square root", """
-        def adam_step(param, grad, state, hyperparameters):
-            lr, eps = hyperparameters["lr"], hyperparameters["eps"]
-            beta1, beta2 = hyperparameters["beta1"], hyperparameters["beta2"]
-            t = state["t"] + 1
-            m = beta1 * state["m"] + (1 - beta1) * grad
-            v = beta2 * state["v"] + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-            return param - lr * m_hat / np.sqrt(v_hat + eps), {"m": m, "v": v, "t": t}
-        """),
+    "rmsprop-eps-inside": ("rmsprop_step", "eps is inside the square root", [
+        ('(np.sqrt(mean_square) + eps)', 'np.sqrt(mean_square + eps)')]),
+    "rmsprop-old-mean-square": ("rmsprop_step", "divides by the old mean square", [
+        ('(np.sqrt(mean_square) + eps)', '(np.sqrt(state["mean_square"]) + eps)')]),
+    "rmsprop-no-one-minus-rho": ("rmsprop_step", "the (1 - rho) factor is missing", [
+        ('(1 - rho) * grad**2', 'grad**2')]),
+    "adam-no-bias-correction": ("adam_step", "the bias correction is missing", [
+        ('m / (1 - beta1**t), v / (1 - beta2**t)', 'm, v')]),
+    "adam-old-t": ("adam_step", "increment t first", [
+        ('t = state["t"] + 1', 't = state["t"]'),
+        ('"t": t}', '"t": t + 1}')]),
+    "adam-t-plus-two": ("adam_step", "the bias correction uses t + 1", [
+        ('m / (1 - beta1**t), v / (1 - beta2**t)', 'm / (1 - beta1**(t + 1)), v / (1 - beta2**(t + 1))')]),
+    "adam-t-not-counted": ("adam_step", "new_state['t'] is wrong", [
+        ('"t": t}', '"t": state["t"]}')]),
+    "adam-corrected-moments-stored": ("adam_step", "is the bias-corrected m_hat", [
+        ('{"m": m, "v"', '{"m": m_hat, "v"')]),
+    "adam-eps-inside": ("adam_step", "eps is inside the square root", [
+        ('(np.sqrt(v_hat) + eps)', 'np.sqrt(v_hat + eps)')]),
     "adam-state-in-place": ("adam_step", "in place", """
         def adam_step(param, grad, state, hyperparameters):
             lr, eps = hyperparameters["lr"], hyperparameters["eps"]
@@ -172,9 +107,20 @@ def solution():
     return test_assignments.solution_namespace(ASSIGNMENT)
 
 
+def mistake_source(bug):
+    name, _, wrong = MISTAKES[bug]
+    if isinstance(wrong, str):
+        return textwrap.dedent(wrong).strip() + "\n"
+    source = cases.solution_answers(ASSIGNMENT)[ANSWERS[name]]
+    for old, new in wrong:
+        assert source.count(old) == 1, f"{bug}: {old!r} is not once in the solution's {name}"
+        source = source.replace(old, new)
+    return source
+
+
 def with_mistake(solution, bug):
-    name, _, source = MISTAKES[bug]
-    return {**solution, name: test_assignments.define(source, solution)[name]}
+    name = MISTAKES[bug][0]
+    return {**solution, name: test_assignments.define(mistake_source(bug), solution)[name]}
 
 
 @pytest.mark.parametrize("bug", sorted(MISTAKES))
@@ -278,8 +224,7 @@ def submission(student):
     bug = PIPELINE[student]
     replace = {}
     if bug:
-        name, _, source = MISTAKES[bug]
-        replace[ANSWERS[name]] = textwrap.dedent(source).strip() + "\n"
+        replace[ANSWERS[MISTAKES[bug][0]]] = mistake_source(bug)
     return cases.answered(replace, assignment=ASSIGNMENT)
 
 
